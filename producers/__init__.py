@@ -1,0 +1,56 @@
+"""Enqueue retweet / undo jobs for rtq's workers.
+
+    from producers import enqueue_retweet, enqueue_undo
+    job_id = enqueue_retweet("7588892", "https://x.com/jack/status/20")
+
+Reads RTQ_REDIS_URL once (see `worker.settings`). Bad input raises `InvalidJob` (a ValueError
+naming the field); an unreachable Redis raises `EnqueueError` within a bounded time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from producers.errors import EnqueueError, InvalidJob
+from producers.job_request import JobRequest
+from producers.producer import Producer
+
+__all__ = [
+    "EnqueueError",
+    "InvalidJob",
+    "JobRequest",
+    "Producer",
+    "enqueue_many",
+    "enqueue_retweet",
+    "enqueue_undo",
+]
+
+_default: Producer | None = None
+_lock = threading.Lock()
+
+
+def _producer() -> Producer:
+    global _default
+    if _default is None:
+        with _lock:
+            if _default is None:
+                _default = Producer.from_settings()
+    return _default
+
+
+def enqueue_retweet(account_id: str | int, tweet_id: str | int) -> str:
+    """Make `account_id` retweet `tweet_id` (an id or a status URL); returns the job id."""
+    return _producer().enqueue("retweet", account_id, tweet_id)
+
+
+def enqueue_undo(account_id: str | int, tweet_id: str | int) -> str:
+    """Undo `account_id`'s retweet of `tweet_id` (an id or a status URL); returns the job id."""
+    return _producer().enqueue("undo", account_id, tweet_id)
+
+
+def enqueue_many(jobs: Iterable[JobRequest | Mapping[str, Any]]) -> list[str]:
+    """Bulk enqueue: every job is validated first, and nothing is enqueued unless all are valid."""
+    requests = [j if isinstance(j, JobRequest) else JobRequest.from_record(j) for j in jobs]
+    return _producer().enqueue_many(requests)

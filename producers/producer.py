@@ -1,0 +1,119 @@
+"""Enqueue jobs: intent, status record and Celery message in one atomic Redis script.
+
+A job id is returned only once Redis has accepted all three; an unreachable Redis raises
+`EnqueueError` within the client's connect/socket timeouts (no silent drop, no hang).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import redis
+
+from producers.errors import EnqueueError, InvalidJob
+from producers.job_request import JobRequest
+from worker import clock
+from worker.keys import QUEUE, Keys
+from worker.messages import build_message, new_job_id
+from worker.redis_client import connect, redact_url
+from worker.scripts import Scripts
+from worker.settings import Settings
+
+BATCH_SIZE = 1000
+
+
+class Producer:
+    def __init__(self, client: redis.Redis, settings: Settings, *, queue: str = QUEUE) -> None:
+        self._redis = client
+        self._settings = settings
+        self._keys = Keys(settings.key_prefix)
+        self._queue = queue
+        self._scripts = Scripts(client)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Producer:
+        settings = settings or Settings.from_env()
+        return cls(connect(settings.redis_url), settings)
+
+    def enqueue(self, action: str, account_id: object, tweet_id: object) -> str:
+        """Validate and enqueue one job; returns its id (the Celery task id)."""
+        request = JobRequest.create(action, account_id, tweet_id)
+        return self.enqueue_many([request])[0]
+
+    def enqueue_many(
+        self, requests: Iterable[JobRequest], *, replaces: Sequence[str] | None = None
+    ) -> list[str]:
+        """Enqueue validated jobs in pipelined batches; returns their ids in order.
+
+        Unknown accounts are checked for the whole input before anything is written, so a bad
+        input enqueues nothing. `replaces` (dead-letter entry ids, one per request) are removed
+        in the same atomic step as each job is enqueued.
+        """
+        jobs = list(requests)
+        self._check_accounts(jobs)
+        ids: list[str] = []
+        for start in range(0, len(jobs), BATCH_SIZE):
+            batch = jobs[start:start + BATCH_SIZE]
+            entries = replaces[start:start + BATCH_SIZE] if replaces else [""] * len(batch)
+            ids.extend(self._enqueue_batch(batch, entries))
+        return ids
+
+    def _enqueue_batch(self, batch: list[JobRequest], entries: Sequence[str]) -> list[str]:
+        now = clock.now_iso()
+        keys = self._keys
+        ids = [new_job_id() for _ in batch]
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for job_id, job, entry in zip(ids, batch, entries, strict=True):
+                self._scripts.enqueue(
+                    keys=[
+                        keys.accounts, keys.seq, keys.intent(job.account_id, job.tweet_id),
+                        keys.job(job_id), self._queue, keys.parked, keys.parked_messages,
+                        keys.dlq_index, keys.dlq_entries,
+                    ],
+                    args=[
+                        job.account_id, job.tweet_id, job_id, job.action, now,
+                        build_message(job.action, job_id, job.account_id, job.tweet_id),
+                        self._settings.job_ttl, keys.job(""), entry,
+                    ],
+                    client=pipe,
+                )
+            results = pipe.execute(raise_on_error=False)
+        except redis.RedisError as exc:
+            raise EnqueueError(
+                f"Redis at {redact_url(self._settings.redis_url)} did not accept the job: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        for job, result in zip(batch, results, strict=True):
+            if isinstance(result, redis.ResponseError):
+                if "unknown_account" in str(result):
+                    raise InvalidJob("account_id", f"unknown account {job.account_id}")
+                if "no_such_entry" in str(result):
+                    raise InvalidJob("id", "the dead-letter entry is gone (replayed already?)")
+                raise EnqueueError(f"Redis refused the job: {result}")
+            if isinstance(result, Exception):
+                raise EnqueueError(f"Redis refused the job: {type(result).__name__}")
+        return ids
+
+    def _check_accounts(self, jobs: list[JobRequest]) -> None:
+        accounts = sorted({job.account_id for job in jobs})
+        if not accounts:
+            return
+        try:
+            present = self._redis.hmget(self._keys.accounts, accounts)
+        except redis.RedisError as exc:
+            raise EnqueueError(
+                f"Redis at {redact_url(self._settings.redis_url)} is unreachable: "
+                f"{type(exc).__name__}"
+            ) from None
+        for account_id, token in zip(accounts, present, strict=True):
+            if token is None:
+                raise InvalidJob("account_id", f"unknown account {account_id} "
+                                 "(add it with `rtq accounts add`)")
+
+    def unknown_accounts(self, account_ids: Iterable[str]) -> set[str]:
+        ids = sorted(set(account_ids))
+        if not ids:
+            return set()
+        present = self._redis.hmget(self._keys.accounts, ids)
+        return {a for a, token in zip(ids, present, strict=True) if token is None}

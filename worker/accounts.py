@@ -1,0 +1,223 @@
+"""The account store: per-account OAuth 1.0a credentials, encrypted at rest with Fernet.
+
+Credentials live in one Redis hash (account_id -> Fernet token); non-secret facts about an
+account (when added, its health) live beside it. `RTQ_SECRET_KEY` may hold several keys: the
+first encrypts, all decrypt, and `rotate()` re-encrypts everything under the first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from worker import clock
+from worker.keys import Keys
+
+_TOKEN_RE = re.compile(r"([0-9]{1,19})-[A-Za-z0-9]+")
+_REQUIRED = ("access_token", "access_token_secret")
+_OPTIONAL = ("consumer_key", "consumer_secret")
+_MAX_FIELD = 512
+
+
+class InvalidCredentials(ValueError):
+    """Credentials input is unusable; the message names the field, never its value."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"{field_name}: {problem}")
+        self.field = field_name
+
+
+class CredentialsUnreadable(Exception):
+    """Stored credentials cannot be decrypted with any configured key."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """One account's OAuth 1.0a credentials. Secrets are kept out of repr."""
+
+    access_token: str = field(repr=False)
+    access_token_secret: str = field(repr=False)
+    consumer_key: str | None = field(default=None, repr=False)
+    consumer_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def account_id(self) -> str:
+        return account_id_from_token(self.access_token)
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    account_id: str
+    added_at: str | None
+    updated_at: str | None
+    state: str
+    own_consumer_key: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "state": self.state,
+            "own_consumer_key": self.own_consumer_key,
+            "added_at": self.added_at,
+            "updated_at": self.updated_at,
+        }
+
+
+def account_id_from_token(access_token: str) -> str:
+    """The user id an OAuth 1.0a access token belongs to: its digits before the first `-`."""
+    match = _TOKEN_RE.fullmatch(access_token)
+    if match is None:
+        raise InvalidCredentials(
+            "access_token",
+            "expected '<user id>-<token>' (1-19 digits, a dash, letters and digits)",
+        )
+    return match.group(1)
+
+
+def parse_credentials(payload: object) -> Credentials:
+    """Validate an `rtq accounts add` document."""
+    if not isinstance(payload, Mapping):
+        raise InvalidCredentials("input", "expected one JSON object")
+    unknown = sorted(set(payload) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise InvalidCredentials(unknown[0], "unknown field (allowed: "
+                                 + ", ".join(_REQUIRED + _OPTIONAL) + ")")
+    values: dict[str, str | None] = {}
+    for name in _REQUIRED + _OPTIONAL:
+        value = payload.get(name)
+        if value is None and name in _OPTIONAL:
+            values[name] = None
+            continue
+        if value is None:
+            raise InvalidCredentials(name, "missing")
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidCredentials(name, "expected a non-empty string")
+        if len(value) > _MAX_FIELD or not value.isascii() or not value.isprintable():
+            raise InvalidCredentials(name, f"expected at most {_MAX_FIELD} printable ASCII chars")
+        values[name] = value.strip()
+    if (values["consumer_key"] is None) != (values["consumer_secret"] is None):
+        missing = "consumer_secret" if values["consumer_secret"] is None else "consumer_key"
+        raise InvalidCredentials(missing, "consumer_key and consumer_secret go together")
+    credentials = Credentials(
+        access_token=values["access_token"] or "",
+        access_token_secret=values["access_token_secret"] or "",
+        consumer_key=values["consumer_key"],
+        consumer_secret=values["consumer_secret"],
+    )
+    account_id_from_token(credentials.access_token)
+    return credentials
+
+
+def fernet_for(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(key.encode("ascii")) for key in keys])
+
+
+class AccountStore:
+    """Reads and writes accounts. `fernet` may be None for read-only uses (list, exists)."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, fernet: MultiFernet | None = None) -> None:
+        self._redis = client
+        self._keys = keys
+        self._fernet = fernet
+        # token ciphertext -> credentials: decrypting costs more than the Redis read, and a
+        # replaced account has a new ciphertext, so the cache never serves stale secrets.
+        self._cache: dict[str, Credentials] = {}
+
+    def add(self, credentials: Credentials) -> str:
+        fernet = self._require_fernet()
+        account_id = credentials.account_id
+        document = json.dumps({
+            "access_token": credentials.access_token,
+            "access_token_secret": credentials.access_token_secret,
+            "consumer_key": credentials.consumer_key,
+            "consumer_secret": credentials.consumer_secret,
+        })
+        token = fernet.encrypt(document.encode()).decode("ascii")
+        now = clock.now_iso()
+        meta_key = self._keys.account_meta(account_id)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(self._keys.accounts, account_id, token)
+        pipe.hsetnx(meta_key, "added_at", now)
+        pipe.hset(meta_key, mapping={
+            "updated_at": now,
+            "state": "active",
+            "own_consumer_key": "1" if credentials.consumer_key else "0",
+        })
+        pipe.execute()
+        return account_id
+
+    def get(self, account_id: str) -> Credentials | None:
+        token = self._redis.hget(self._keys.accounts, account_id)
+        if token is None:
+            return None
+        cached = self._cache.get(token)
+        if cached is not None:
+            return cached
+        fernet = self._require_fernet()
+        try:
+            document = json.loads(fernet.decrypt(token.encode("ascii")))
+        except InvalidToken:
+            raise CredentialsUnreadable(
+                f"credentials of account {account_id} cannot be decrypted with RTQ_SECRET_KEY "
+                "(was the key that encrypted them removed?)"
+            ) from None
+        credentials = Credentials(**document)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[token] = credentials
+        return credentials
+
+    def exists(self, account_id: str) -> bool:
+        return bool(self._redis.hexists(self._keys.accounts, account_id))
+
+    def remove(self, account_id: str) -> bool:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hdel(self._keys.accounts, account_id)
+        pipe.delete(self._keys.account_meta(account_id))
+        removed, _ = pipe.execute()
+        return bool(removed)
+
+    def list(self) -> list[AccountInfo]:
+        ids = sorted(self._redis.hkeys(self._keys.accounts), key=lambda i: (len(i), i))
+        pipe = self._redis.pipeline(transaction=False)
+        for account_id in ids:
+            pipe.hgetall(self._keys.account_meta(account_id))
+        infos = []
+        for account_id, meta in zip(ids, pipe.execute(), strict=True):
+            infos.append(AccountInfo(
+                account_id=account_id,
+                added_at=meta.get("added_at"),
+                updated_at=meta.get("updated_at"),
+                state=meta.get("state", "active"),
+                own_consumer_key=meta.get("own_consumer_key") == "1",
+            ))
+        return infos
+
+    def rotate(self) -> int:
+        """Re-encrypt every account under the first key; returns how many were rewritten."""
+        fernet = self._require_fernet()
+        count = 0
+        for account_id, token in self._redis.hgetall(self._keys.accounts).items():
+            try:
+                rotated = fernet.rotate(token.encode("ascii")).decode("ascii")
+            except InvalidToken:
+                raise CredentialsUnreadable(
+                    f"credentials of account {account_id} cannot be decrypted with RTQ_SECRET_KEY"
+                ) from None
+            # Only replace what we read: an `accounts add` in between wins.
+            script = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then " \
+                     "return redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end return -1"
+            if self._redis.eval(script, 1, self._keys.accounts, account_id, token, rotated) != -1:
+                count += 1
+        return count
+
+    def _require_fernet(self) -> MultiFernet:
+        if self._fernet is None:
+            raise CredentialsUnreadable("RTQ_SECRET_KEY is needed to read or write credentials")
+        return self._fernet

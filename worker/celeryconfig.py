@@ -1,0 +1,54 @@
+"""Celery configuration, derived from `Settings` (loaded lazily by `worker.celery_app`).
+
+Choices that matter on Redis (see README "Reliability"):
+- acks_late + reject_on_worker_lost: a job whose worker dies is delivered again, never lost;
+  our own delivery counter (begin.lua) bounds how often.
+- visibility_timeout (RTQ_VISIBILITY_TIMEOUT, 30 s): how long an unacked message waits before
+  kombu restores it. Calls are bounded by HTTP timeouts (3 s connect, 10 s read) and the hard
+  time limit below, so a healthy job never outlives it; a dead worker's job returns within
+  visibility_timeout plus kombu's restore sweep.
+- prefetch multiplier 1: prefetched messages count as unacked, and we never hold work we are
+  not doing.
+- no result backend: job status lives in our own records; task results go to Flower via events.
+"""
+
+from __future__ import annotations
+
+from worker.keys import QUEUE
+from worker.settings import Settings
+
+_settings = Settings.from_env()
+
+broker_url = _settings.redis_url
+broker_connection_retry_on_startup = True
+broker_connection_max_retries = None
+broker_transport_options = {
+    "visibility_timeout": _settings.visibility_timeout,
+    "socket_connect_timeout": 5,
+    "socket_timeout": 10,
+    "socket_keepalive": True,
+    "health_check_interval": 10,
+    "retry_on_timeout": True,
+    "max_connections": 200,
+}
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_accept_content = ["json"]
+result_backend = None
+task_ignore_result = True
+task_default_queue = QUEUE
+task_default_exchange = ""
+task_default_routing_key = QUEUE
+task_routes = {"rtq.*": {"queue": QUEUE}}
+task_create_missing_queues = True
+task_acks_late = True
+task_reject_on_worker_lost = True
+task_acks_on_failure_or_timeout = True
+task_time_limit = max(5, _settings.visibility_timeout - 5)
+worker_prefetch_multiplier = 1
+worker_send_task_events = True
+task_send_sent_event = True
+worker_cancel_long_running_tasks_on_connection_loss = True
+worker_max_tasks_per_child = None
+worker_proc_alive_timeout = 10

@@ -1,0 +1,110 @@
+"""What every command shares: settings and clients built once, errors printed on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from functools import cached_property, wraps
+from typing import Any, ParamSpec, TypeVar
+
+import click
+import redis
+
+from producers.errors import EnqueueError, InvalidJob
+from producers.producer import Producer
+from worker.accounts import AccountStore, CredentialsUnreadable, InvalidCredentials, fernet_for
+from worker.dlq import DeadLetters
+from worker.errors import RtqError
+from worker.jobs import JobStore
+from worker.keys import Keys
+from worker.redis_client import connect, redact_url
+from worker.settings import Settings, SettingsError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Context:
+    """Lazily built settings and clients: `rtq keygen` never reads RTQ_REDIS_URL."""
+
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings.from_env()
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return connect(self.settings.redis_url)
+
+    @cached_property
+    def keys(self) -> Keys:
+        return Keys(self.settings.key_prefix)
+
+    def accounts(self, *, need_key: bool = False) -> AccountStore:
+        fernet = None
+        if need_key or self.settings.secret_keys:
+            fernet = fernet_for(self.settings.require_secret_keys())
+        return AccountStore(self.redis, self.keys, fernet)
+
+    @cached_property
+    def producer(self) -> Producer:
+        return Producer(self.redis, self.settings)
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        return JobStore(self.redis, self.keys)
+
+    @cached_property
+    def dead_letters(self) -> DeadLetters:
+        return DeadLetters(self.redis, self.keys)
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn rtq's own errors into one clear line on stderr and a non-zero exit."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (SettingsError, InvalidJob, InvalidCredentials, CredentialsUnreadable,
+                EnqueueError, RtqError) as exc:
+            fail(str(exc))
+        except redis.RedisError as exc:
+            url = "Redis"
+            with suppress(SettingsError):
+                url = f"Redis at {redact_url(Settings.from_env().redis_url)}"
+            fail(f"{url} is unreachable or refused the command: {type(exc).__name__}")
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def emit_json(document: dict[str, Any]) -> None:
+    click.echo(json.dumps(document, separators=(",", ":"), default=str))
+
+
+def print_table(rows: list[list[str]], headers: list[str]) -> None:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    for row in [headers, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@contextmanager
+def progress(total: int, label: str, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for long work, only when stderr is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda _n: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update

@@ -1,0 +1,107 @@
+"""`rtq retweet`, `rtq undo`, `rtq enqueue FILE` and `rtq status JOB_ID`."""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+import click
+
+from producers.errors import InvalidJob
+from producers.job_request import JobRequest
+from worker.cli.common import Context, emit_json, fail, handle_errors, pass_context, progress
+
+
+@click.command("retweet")
+@click.argument("account_id")
+@click.argument("tweet")
+@pass_context
+@handle_errors
+def retweet(ctx: Context, account_id: str, tweet: str) -> None:
+    """Enqueue a retweet of TWEET (an id or a status URL) by ACCOUNT_ID; prints the job id."""
+    click.echo(ctx.producer.enqueue("retweet", account_id, tweet))
+
+
+@click.command("undo")
+@click.argument("account_id")
+@click.argument("tweet")
+@pass_context
+@handle_errors
+def undo(ctx: Context, account_id: str, tweet: str) -> None:
+    """Enqueue an undo of ACCOUNT_ID's retweet of TWEET; prints the job id."""
+    click.echo(ctx.producer.enqueue("undo", account_id, tweet))
+
+
+@click.command("enqueue")
+@click.argument("source", type=click.File("r"))
+@click.option("--skip-invalid", is_flag=True,
+              help="Enqueue the valid lines even if some are invalid (still exits 1).")
+@pass_context
+@handle_errors
+def enqueue(ctx: Context, source: TextIO, skip_invalid: bool) -> None:
+    """Enqueue jobs from JSON Lines (FILE, or - for stdin): {"action", "account_id", "tweet_id"}.
+
+    Every line is validated first; bad lines are reported as `line N: <field>: <reason>` and
+    nothing is enqueued unless all are valid. Prints one job id per enqueued line.
+    """
+    valid: list[tuple[int, JobRequest]] = []
+    errors: list[str] = []
+    for number, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append(f"line {number}: line: not valid JSON ({exc.msg})")
+            continue
+        try:
+            valid.append((number, JobRequest.from_record(record)))
+        except InvalidJob as exc:
+            errors.append(f"line {number}: {exc.field}: {exc.reason}")
+    unknown = ctx.producer.unknown_accounts(job.account_id for _, job in valid)
+    if unknown:
+        errors.extend(f"line {n}: account_id: unknown account {job.account_id}"
+                      for n, job in valid if job.account_id in unknown)
+        valid = [(n, job) for n, job in valid if job.account_id not in unknown]
+    errors.sort(key=lambda e: int(e.split(":", 1)[0].removeprefix("line ")))
+    for error in errors:
+        click.echo(error, err=True)
+    if errors and not skip_invalid:
+        fail(f"{len(errors)} invalid line(s); nothing enqueued (use --skip-invalid to enqueue "
+             "the valid ones)")
+    requests = [job for _, job in valid]
+    chunk = 5000
+    with progress(len(requests), "enqueueing", len(requests) > chunk) as advance:
+        for start in range(0, len(requests), chunk):
+            ids = ctx.producer.enqueue_many(requests[start:start + chunk])
+            click.echo("\n".join(ids))
+            advance(len(ids))
+    if errors:
+        fail(f"{len(errors)} invalid line(s) skipped; {len(requests)} enqueued")
+
+
+@click.command("status")
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--history", is_flag=True, help="Also show every call made to X.")
+@pass_context
+@handle_errors
+def status(ctx: Context, job_id: str, as_json: bool, history: bool) -> None:
+    """Show a job's state: queued, deferred, running, succeeded, skipped, superseded or dead."""
+    record = ctx.jobs.get(job_id)
+    if record is None:
+        fail(f"job_id: unknown job {job_id} (never enqueued, or expired)")
+        return
+    document = record.as_dict()
+    if history:
+        document["history"] = list(record.history)
+    if as_json:
+        emit_json(document)
+        return
+    for key, value in document.items():
+        if key == "history":
+            continue
+        click.echo(f"{key:<12}{'-' if value is None else value}")
+    for call in document.get("history", []):
+        click.echo(f"  attempt {call['attempt']}: {call['at']} {call['outcome']} "
+                   f"http={call.get('http_status')} worker={call.get('worker')}")

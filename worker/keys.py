@@ -1,0 +1,65 @@
+"""The Redis key schema: every key rtq writes, under one prefix (RTQ_KEY_PREFIX, default "rtq").
+
+The Celery queue itself is the list named `QUEUE` ("rtq"), which kombu owns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+QUEUE = "rtq"
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "rtq"
+
+    @property
+    def seq(self) -> str:
+        """Counter: the order in which Redis accepted intents."""
+        return f"{self.prefix}:seq"
+
+    @property
+    def accounts(self) -> str:
+        """Hash account_id -> Fernet token of the account's credentials."""
+        return f"{self.prefix}:accounts"
+
+    def account_meta(self, account_id: str) -> str:
+        """Hash of non-secret facts about an account (added_at, updated_at, state)."""
+        return f"{self.prefix}:account:{account_id}"
+
+    def job(self, job_id: str) -> str:
+        """Hash: the job's status record (expires after RTQ_JOB_TTL)."""
+        return f"{self.prefix}:job:{job_id}"
+
+    def intent(self, account_id: str, tweet_id: str) -> str:
+        """Hash {seq, job, action}: the latest intent for the pair."""
+        return f"{self.prefix}:intent:{account_id}:{tweet_id}"
+
+    def known(self, account_id: str, tweet_id: str) -> str:
+        """"1" retweeted / "0" not, as X last told us (expires after RTQ_KNOWN_STATE_TTL)."""
+        return f"{self.prefix}:known:{account_id}:{tweet_id}"
+
+    def claim(self, account_id: str, tweet_id: str) -> str:
+        """The job id holding the pair, with a lease (PX)."""
+        return f"{self.prefix}:claim:{account_id}:{tweet_id}"
+
+    @property
+    def parked(self) -> str:
+        """Sorted set job_id -> due time (ms): jobs waiting for a retry or a rate window."""
+        return f"{self.prefix}:parked"
+
+    @property
+    def parked_messages(self) -> str:
+        """Hash job_id -> the Celery message to publish when due."""
+        return f"{self.prefix}:parked:msg"
+
+    @property
+    def dlq_index(self) -> str:
+        """Sorted set entry_id -> failed_at (ms)."""
+        return f"{self.prefix}:dlq"
+
+    @property
+    def dlq_entries(self) -> str:
+        """Hash entry_id -> JSON dead-letter entry."""
+        return f"{self.prefix}:dlq:entries"

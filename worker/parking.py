@@ -1,0 +1,69 @@
+"""The parking lot: jobs waiting for a retry or a rate window, and the mover that re-publishes
+them when due.
+
+Waits never sit in a Celery ETA (on Redis an ETA longer than the visibility timeout is delivered
+again, and ETA tasks are held in worker memory). A parked job is a sorted-set member scored by
+its due time plus its ready-made message; every worker runs a mover, and the move is one Lua
+script, so each due job is published exactly once whichever worker moves it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+
+from worker import clock
+from worker.keys import QUEUE, Keys
+from worker.scripts import Scripts
+
+log = logging.getLogger(__name__)
+
+MOVE_INTERVAL = 0.25
+MOVE_BATCH = 500
+
+
+class Mover:
+    def __init__(self, client: redis.Redis, keys: Keys, queue: str = QUEUE) -> None:
+        self._keys = keys
+        self._queue = queue
+        self._scripts = Scripts(client)
+
+    def move_due(self, now: float | None = None) -> int:
+        """Publish up to MOVE_BATCH due jobs; returns how many moved."""
+        moment = clock.now() if now is None else now
+        moved = self._scripts.move_due(
+            keys=[self._keys.parked, self._keys.parked_messages, self._queue],
+            args=[clock.ms(moment), MOVE_BATCH, self._keys.job(""), clock.iso(moment)],
+        )
+        return int(moved)
+
+
+class MoverThread(threading.Thread):
+    """Runs `Mover.move_due` every MOVE_INTERVAL seconds until stopped."""
+
+    def __init__(self, mover: Mover, interval: float = MOVE_INTERVAL) -> None:
+        super().__init__(name="rtq-parking-mover", daemon=True)
+        self._mover = mover
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._failing = False
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                while self._mover.move_due() >= MOVE_BATCH:
+                    pass
+                if self._failing:
+                    log.info("parking mover: Redis reachable again")
+                    self._failing = False
+            except redis.RedisError as exc:
+                # Redis restarting: keep trying quietly, say so once.
+                if not self._failing:
+                    log.warning("parking mover: Redis unavailable (%s); retrying",
+                                type(exc).__name__)
+                    self._failing = True
+
+    def stop(self) -> None:
+        self._stopped.set()

@@ -1,0 +1,47 @@
+"""The Celery tasks: thin. Parse nothing here; hand the raw message to the job service.
+
+Tasks accept any arguments so that a malformed message reaches our validation (and the
+dead-letter queue) instead of failing inside Celery with a TypeError.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from celery import Task
+from celery.exceptions import Reject
+
+from worker import runtime
+from worker.celery_app import app
+
+log = logging.getLogger("rtq.tasks")
+
+
+def _run(task: Task, action: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    try:
+        return runtime.service().handle(action, task.request.id or "", args, kwargs).value
+    except redis.RedisError as exc:
+        # Redis is unreachable: leave the message unacked so it is delivered again once Redis
+        # is back (our delivery counter bounds the loop).
+        log.warning("job %s: Redis unavailable (%s); requeued", task.request.id,
+                    type(exc).__name__)
+        raise Reject(f"Redis unavailable: {type(exc).__name__}", requeue=True) from None
+    except Exception as exc:
+        # A bug, not the job's fault: report it (Sentry sees the logged exception) and keep the
+        # job in the dead-letter queue rather than acking it into nothing.
+        log.exception("job %s: internal error", task.request.id)
+        return runtime.service().dead_letter_unprocessable(
+            action, task.request.id or "", kwargs, exc
+        ).value
+
+
+@app.task(name="rtq.retweet", bind=True)
+def retweet(self: Task, *args: Any, **kwargs: Any) -> str:
+    return _run(self, "retweet", args, kwargs)
+
+
+@app.task(name="rtq.undo", bind=True)
+def undo(self: Task, *args: Any, **kwargs: Any) -> str:
+    return _run(self, "undo", args, kwargs)
