@@ -13,7 +13,7 @@ import redis
 from producers.errors import EnqueueError, InvalidJob
 from producers.job_request import JobRequest
 from worker import clock
-from worker.keys import QUEUE, Keys
+from worker.keys import Keys
 from worker.messages import build_message, new_job_id
 from worker.redis_client import connect, redact_url
 from worker.scripts import Scripts
@@ -23,11 +23,11 @@ BATCH_SIZE = 1000
 
 
 class Producer:
-    def __init__(self, client: redis.Redis, settings: Settings, *, queue: str = QUEUE) -> None:
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self._redis = client
         self._settings = settings
         self._keys = Keys(settings.key_prefix)
-        self._queue = queue
+        self._queue = settings.queue
         self._scripts = Scripts(client)
 
     @classmethod

@@ -14,7 +14,6 @@ Choices that matter on Redis (see README "Reliability"):
 
 from __future__ import annotations
 
-from worker.keys import QUEUE
 from worker.settings import Settings
 
 _settings = Settings.from_env()
@@ -37,10 +36,10 @@ accept_content = ["json"]
 result_accept_content = ["json"]
 result_backend = None
 task_ignore_result = True
-task_default_queue = QUEUE
+task_default_queue = _settings.queue
 task_default_exchange = ""
-task_default_routing_key = QUEUE
-task_routes = {"rtq.*": {"queue": QUEUE}}
+task_default_routing_key = _settings.queue
+task_routes = {"rtq.*": {"queue": _settings.queue}}
 task_create_missing_queues = True
 task_acks_late = True
 task_reject_on_worker_lost = True

@@ -1,6 +1,6 @@
 """The Redis key schema: every key rtq writes, under one prefix (RTQ_KEY_PREFIX, default "rtq").
 
-The Celery queue itself is the list named `QUEUE` ("rtq"), which kombu owns.
+The Celery queue itself is the list named by RTQ_QUEUE (default `QUEUE`, "rtq"), which kombu owns.
 """
 
 from __future__ import annotations

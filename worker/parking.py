@@ -15,7 +15,7 @@ import threading
 import redis
 
 from worker import clock
-from worker.keys import QUEUE, Keys
+from worker.keys import Keys
 from worker.scripts import Scripts
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ MOVE_BATCH = 500
 
 
 class Mover:
-    def __init__(self, client: redis.Redis, keys: Keys, queue: str = QUEUE) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, queue: str) -> None:
         self._keys = keys
         self._queue = queue
         self._scripts = Scripts(client)

@@ -38,7 +38,7 @@ from worker.errors import (
     XServerError,
 )
 from worker.ids import InvalidId, parse_account_id, parse_tweet_id
-from worker.keys import QUEUE, Keys
+from worker.keys import Keys
 from worker.messages import ACTIONS, build_message
 from worker.scripts import Scripts
 from worker.settings import Settings
@@ -129,7 +129,6 @@ class JobService:
         accounts: AccountStore,
         x_client: XClient,
         *,
-        queue: str = QUEUE,
         worker_name: str | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -138,7 +137,6 @@ class JobService:
         self._keys = Keys(settings.key_prefix)
         self._accounts = accounts
         self._x = x_client
-        self._queue = queue
         self._scripts = Scripts(client)
         self._dead_letters = DeadLetters(client, self._keys)
         self._worker = worker_name or socket.gethostname()

@@ -32,6 +32,7 @@ DEFAULT_MAX_DELIVERIES = 5
 DEFAULT_LOG_FORMAT = "text"
 
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+DEFAULT_QUEUE = "rtq"
 
 
 class SettingsError(ValueError):
@@ -52,6 +53,7 @@ class Settings:
     retry_backoff_max: float = DEFAULT_RETRY_BACKOFF_MAX
     sentry_dsn: str | None = field(default=None, repr=False)
     key_prefix: str = DEFAULT_KEY_PREFIX
+    queue: str = DEFAULT_QUEUE
     job_ttl: int = DEFAULT_JOB_TTL
     known_state_ttl: int = DEFAULT_KNOWN_STATE_TTL
     rate_window: int = DEFAULT_RATE_WINDOW
@@ -88,6 +90,7 @@ class Settings:
             retry_backoff_max=backoff_max,
             sentry_dsn=reader.optional("SENTRY_DSN"),
             key_prefix=reader.key_prefix("RTQ_KEY_PREFIX", DEFAULT_KEY_PREFIX),
+            queue=reader.key_prefix("RTQ_QUEUE", DEFAULT_QUEUE),
             job_ttl=reader.positive_int("RTQ_JOB_TTL", DEFAULT_JOB_TTL),
             known_state_ttl=reader.positive_int("RTQ_KNOWN_STATE_TTL", DEFAULT_KNOWN_STATE_TTL),
             rate_window=reader.positive_int("RTQ_RATE_WINDOW", DEFAULT_RATE_WINDOW),

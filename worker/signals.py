@@ -73,7 +73,7 @@ class ParkingMoverStep(bootsteps.StartStopStep):
 
     def start(self, worker: Any) -> None:
         settings = runtime.settings()
-        mover = Mover(connect(settings.redis_url), Keys(settings.key_prefix))
+        mover = Mover(connect(settings.redis_url), Keys(settings.key_prefix), settings.queue)
         self.thread = MoverThread(mover)
         self.thread.start()
 

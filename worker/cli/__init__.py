@@ -12,7 +12,6 @@ from worker.cli.accounts import accounts_group
 from worker.cli.common import handle_errors
 from worker.cli.dlq import dlq_group
 from worker.cli.jobs import enqueue, retweet, status, undo
-from worker.keys import QUEUE
 from worker.settings import Settings
 
 
@@ -28,7 +27,7 @@ def keygen() -> None:
     click.echo(Fernet.generate_key().decode("ascii"))
 
 
-WORKER_DEFAULTS = ("-Q", QUEUE, "-O", "fair", "--prefetch-multiplier", "1", "-E")
+WORKER_DEFAULTS = ("-O", "fair", "--prefetch-multiplier", "1", "-E")
 
 
 @cli.command("worker", context_settings={"ignore_unknown_options": True,
@@ -37,10 +36,12 @@ WORKER_DEFAULTS = ("-Q", QUEUE, "-O", "fair", "--prefetch-multiplier", "1", "-E"
 @handle_errors
 def worker_command(celery_args: tuple[str, ...]) -> None:
     """Start a worker: `celery -A worker worker -Q rtq -O fair --prefetch-multiplier 1 -E`
+    (the queue is RTQ_QUEUE)
     plus any extra Celery worker options given here."""
-    Settings.from_env().require_secret_keys()
-    argv = [sys.executable, "-m", "celery", "-A", "worker", "worker", *WORKER_DEFAULTS,
-            *celery_args]
+    settings = Settings.from_env()
+    settings.require_secret_keys()
+    argv = [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", settings.queue,
+            *WORKER_DEFAULTS, *celery_args]
     sys.stdout.flush()
     os.execv(sys.executable, argv)
 

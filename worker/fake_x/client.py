@@ -1,0 +1,132 @@
+"""`EmulatorAdmin`: a small synchronous client for the emulator's `/_emulator/` admin API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class EmulatorAdminError(RuntimeError):
+    """The admin API refused a request; the message carries the emulator's explanation."""
+
+
+class EmulatorAdmin:
+    """Drive a running emulator: accounts, faults, scripts, state, clock and the call log."""
+
+    def __init__(
+        self,
+        base_url: str,
+        session: requests.Session | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._session = session or requests.Session()
+        self._owns_session = session is None
+        self.timeout = timeout
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._session.request(
+            method, f"{self.base_url}/_emulator/{path}", timeout=self.timeout, **kwargs
+        )
+        if response.status_code >= 400:
+            raise EmulatorAdminError(
+                f"{method} /_emulator/{path} -> {response.status_code}: {response.text[:300]}"
+            )
+        return response.json()
+
+    def register_account(
+        self,
+        consumer_key: str,
+        consumer_secret: str,
+        access_token: str,
+        access_token_secret: str,
+        **profile: str,
+    ) -> dict[str, Any]:
+        """Register known credentials (optional `name`, `username`); returns the public view."""
+        body = {
+            "consumer_key": consumer_key,
+            "consumer_secret": consumer_secret,
+            "access_token": access_token,
+            "access_token_secret": access_token_secret,
+            **profile,
+        }
+        result: dict[str, Any] = self._request("POST", "accounts", json=body)
+        return result
+
+    def new_account(self) -> dict[str, Any]:
+        """Generate and register a credential set (with secrets and `user_id`)."""
+        result: dict[str, Any] = self._request("POST", "accounts", json={})
+        return result
+
+    def accounts(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._request("GET", "accounts")["accounts"]
+        return result
+
+    def revoke(self, user_id: str) -> None:
+        self._request("DELETE", f"accounts/{user_id}")
+
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        """Merge settings into the fault/limit config; returns the whole new config."""
+        result: dict[str, Any] = self._request("POST", "config", json=settings)
+        return result
+
+    def config(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("GET", "config")
+        return result
+
+    def script(self, rules: list[dict[str, Any]]) -> None:
+        """Append scripted-answer rules (consumed in order by matching calls)."""
+        self._request("POST", "script", json=rules)
+
+    def clear_script(self) -> None:
+        self._request("DELETE", "script")
+
+    def calls(self, **filters: Any) -> list[dict[str, Any]]:
+        """Recorded calls; filters: user_id, tweet_id, action, since (sequence number)."""
+        params = {key: str(value) for key, value in filters.items() if value is not None}
+        result: list[dict[str, Any]] = self._request("GET", "calls", params=params)["calls"]
+        return result
+
+    def clear_calls(self) -> None:
+        self._request("DELETE", "calls")
+
+    def state(self, user_id: str | None = None) -> dict[str, list[str]]:
+        params = {"user_id": user_id} if user_id is not None else {}
+        result: dict[str, list[str]] = self._request("GET", "state", params=params)["retweets"]
+        return result
+
+    def set_state(self, user_id: str, tweet_id: str, retweeted: bool) -> None:
+        body = {"user_id": user_id, "tweet_id": tweet_id, "retweeted": retweeted}
+        self._request("POST", "state", json=body)
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clock forward; returns its new "now" (epoch seconds)."""
+        now: float = self._request("POST", "clock", json={"advance": seconds})["now"]
+        return now
+
+    def now(self) -> float:
+        now: float = self._request("GET", "clock")["now"]
+        return now
+
+    def reset(self, accounts: bool = False) -> None:
+        self._request("POST", "reset", json={"accounts": accounts})
+
+    def health(self) -> bool:
+        """True if the emulator answers; False if it is down or unreachable."""
+        try:
+            self._request("GET", "health")
+        except (requests.RequestException, EmulatorAdminError, ValueError):
+            return False
+        return True
+
+    def in_flight(self) -> int:
+        """X API calls the emulator is handling right now (e.g. held by a hang)."""
+        count: int = self._request("GET", "health")["in_flight"]
+        return count
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
