@@ -8,8 +8,7 @@ import re
 _ID_RE = re.compile(r"[0-9]{1,19}")
 _STATUS_URL_RE = re.compile(
     r"https://(?:www\.|mobile\.)?(?:twitter|x)\.com/[A-Za-z0-9_]{1,15}/status/([0-9]{1,19})"
-    r"(?:[/?#].*)?",
-    re.DOTALL,
+    r"(?:[/?#]\S*)?",
 )
 
 
@@ -17,7 +16,7 @@ class InvalidId(ValueError):
     """An id is not 1-19 ASCII digits (or, for tweets, not a status URL)."""
 
 
-def parse_id(value: object, what: str = "id") -> str:
+def parse_id(value: object) -> str:
     """Return `value` as a canonical id string, accepting non-negative ints and digit strings."""
     if isinstance(value, bool):
         raise InvalidId(f"expected 1-19 digits, got a boolean ({value!r})")
@@ -29,11 +28,12 @@ def parse_id(value: object, what: str = "id") -> str:
         raise InvalidId(f"expected a string of 1-19 digits, got {type(value).__name__}")
     if not _ID_RE.fullmatch(value):
         raise InvalidId(f"expected 1-19 ASCII digits, got {_shorten(value)!r}")
-    return value
+    # "007" and 7 name the same id: one canonical form keeps dedup and intents consistent.
+    return value.lstrip("0") or "0"
 
 
 def parse_account_id(value: object) -> str:
-    return parse_id(value, "account_id")
+    return parse_id(value)
 
 
 def parse_tweet_id(value: object) -> str:
@@ -49,7 +49,7 @@ def parse_tweet_id(value: object) -> str:
     if isinstance(value, str) and "://" in value:
         raise InvalidId(f"only https:// x.com or twitter.com status URLs are accepted, got "
                         f"{_shorten(value)!r}")
-    return parse_id(value, "tweet_id")
+    return parse_id(value)
 
 
 def _shorten(value: str, limit: int = 60) -> str:

@@ -18,7 +18,7 @@ from worker.keys import QUEUE
 
 TASK_NAMES = {"retweet": "rtq.retweet", "undo": "rtq.undo"}
 ACTIONS = tuple(TASK_NAMES)
-_ORIGIN = f"{os.getpid()}@{socket.gethostname()}"
+_HOST = socket.gethostname()
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 
 
@@ -49,7 +49,7 @@ def build_message(action: str, job_id: str, account_id: str, tweet_id: str) -> s
             "parent_id": None,
             "argsrepr": "()",
             "kwargsrepr": repr(kwargs),
-            "origin": _ORIGIN,
+            "origin": f"gen{os.getpid()}@{_HOST}",
             "ignore_result": True,
             "replaced_task_nesting": 0,
             "stamped_headers": None,

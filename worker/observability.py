@@ -12,13 +12,18 @@ from worker.settings import Settings
 _JOB_FIELDS = ("job_id", "account_id", "tweet_id", "action", "outcome", "attempt", "reason",
                "duration_ms")
 # Anything shaped like a credential: OAuth header parameters, Fernet tokens, key=value secrets.
+# Each pattern keeps its first group (the name) and drops the value.
 _SECRET_PATTERNS = [
-    re.compile(r"oauth_[a-z_]+=\"?[^\",\s]+", re.IGNORECASE),
-    re.compile(r"gAAAAA[A-Za-z0-9_\-=]{20,}"),
-    re.compile(r"(?i)(secret|token|password|authorization|signature)([\"']?\s*[:=]\s*[\"']?)"
-               r"[^\s\"',}]+"),
+    re.compile(r"(?i)(oauth_[a-z_]+=)\"?[^\",\s]+\"?"),
+    re.compile(r"(?i)(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"()gAAAAA[A-Za-z0-9_\-]{20,}=*"),
+    re.compile(r"(?i)((?:secret|token|password|passwd|authorization|signature|credentials?)"
+               r"[\"']?\s*[:=]\s*[\"']?)(?!bearer\b|basic\b)[^\s\"',}]+"),
 ]
-_SECRET_KEYS = re.compile(r"(?i)secret|token|password|authorization|signature|cookie|key$|dsn")
+_SECRET_KEYS = re.compile(
+    r"(?i)secret|token|passw|authorization|signature|cookie|credential|bearer|dsn|"
+    r"(?:api|private|secret|fernet|consumer)_?key"
+)
 _sentry_ready = False
 
 
@@ -51,7 +56,7 @@ def setup_logging(settings: Settings, logger: logging.Logger) -> None:
 
 def scrub_text(text: str) -> str:
     for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: m.group(0).split("=")[0].split(":")[0] + "=[Filtered]", text)
+        text = pattern.sub(lambda m: m.group(1) + "[Filtered]", text)
     return text
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import socket
 import time
 from collections.abc import Mapping
@@ -48,6 +49,7 @@ log = logging.getLogger("rtq.jobs")
 
 _FIELDS = ("account_id", "tweet_id")
 _MAX_ECHO = 40
+_JOB_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 # How long a job waits when another job for the same pair is in flight.
 BUSY_WAIT = 1.0
 
@@ -85,8 +87,8 @@ def parse_job(action: str, job_id: str, args: tuple[Any, ...], kwargs: Mapping[s
     """Validate a task message; raises MalformedMessage naming the field and the problem."""
     if action not in ACTIONS:
         raise MalformedMessage("task", f"unknown action {action!r}")
-    if not job_id:
-        raise MalformedMessage("id", "the message has no task id")
+    if not _JOB_ID_RE.fullmatch(job_id or ""):
+        raise MalformedMessage("id", "the task id must be 1-128 letters, digits or -_.:")
     if args:
         raise MalformedMessage("args", f"positional arguments are not accepted ({len(args)} given)")
     extra = sorted(str(k) for k in kwargs if k not in _FIELDS)
@@ -117,8 +119,9 @@ def echo(value: Any) -> str | None:
     """A received value as far as it is safe to keep: short strings and ints only."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    text = str(value)
-    return text if len(text) <= _MAX_ECHO and text.isprintable() else text[:_MAX_ECHO] + "..."
+    # Control characters would let a message forge log lines: replace them.
+    text = "".join(c if c.isprintable() else "?" for c in str(value))
+    return text if len(text) <= _MAX_ECHO else text[:_MAX_ECHO] + "..."
 
 
 class JobService:

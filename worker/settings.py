@@ -161,7 +161,11 @@ class _Reader:
 
     def redis_url(self, name: str, default: str) -> str:
         raw = self.optional(name) or default
-        scheme = urlsplit(raw).scheme
+        try:
+            scheme = urlsplit(raw).scheme
+            urlsplit(raw).port  # noqa: B018 - validates the port
+        except ValueError:
+            raise SettingsError(f"{name}: not a valid URL") from None
         if scheme not in ("redis", "rediss", "unix"):
             # Never echo the URL: it may carry a password.
             raise SettingsError(
@@ -171,9 +175,16 @@ class _Reader:
 
     def http_url(self, name: str, default: str) -> str:
         raw = self.optional(name) or default
-        parts = urlsplit(raw)
+        try:
+            parts = urlsplit(raw)
+            parts.port  # noqa: B018 - validates the port
+        except ValueError:
+            raise SettingsError(f"{name}: not a valid URL") from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SettingsError(f"{name}: expected an http(s):// URL, got {raw!r}")
+            raise SettingsError(f"{name}: expected an http(s):// URL, got scheme "
+                                f"{parts.scheme!r}")
+        if parts.username or parts.password:
+            raise SettingsError(f"{name}: must not carry credentials")
         if parts.query or parts.fragment:
             raise SettingsError(f"{name}: must not carry a query or fragment")
         return raw.rstrip("/")
@@ -188,7 +199,7 @@ class _Reader:
         raw = self.optional(name)
         if raw is None:
             return ()
-        keys = tuple(part.strip() for part in raw.split(","))
+        keys = tuple(part.strip() for part in raw.split(",") if part.strip())
         for position, key in enumerate(keys, start=1):
             try:
                 Fernet(key.encode("ascii"))

@@ -171,7 +171,7 @@ def read_answer(
             str(document.get("reason")) if isinstance(document, dict) else ""
         )
         if hint:
-            detail = f"{detail} ({hint})"
+            detail = f"{detail[:_MAX_DETAIL - len(hint) - 3]} ({hint})"
     elif status == 404:
         error_class = NotFound
     elif status == 408 or status >= 500:
@@ -223,7 +223,7 @@ def _float_or_none(value: int | None) -> float | None:
 def _json_or_none(body: bytes) -> Any:
     try:
         return json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

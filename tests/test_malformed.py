@@ -1,0 +1,104 @@
+"""Malformed messages never crash a worker and never vanish: they are dead-lettered with their
+reason, and the worker goes on serving."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.support import Rtq, wait_for
+from worker.messages import build_message
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+def _assert_worker_still_serves(rtq: Rtq) -> None:
+    account = rtq.add_account()
+    (status,) = rtq.wait_terminal(rtq.producer.enqueue("retweet", account.account_id, "777"))
+    assert status.state == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "field"),
+    [
+        ((), {"account_id": "1"}, "tweet_id"),
+        ((), {"tweet_id": "1"}, "account_id"),
+        ((), {"account_id": 1, "tweet_id": "2"}, "account_id"),
+        ((), {"account_id": "1", "tweet_id": ["2"]}, "tweet_id"),
+        ((), {"account_id": "1", "tweet_id": None}, "tweet_id"),
+        ((), {"account_id": "1x", "tweet_id": "2"}, "account_id"),
+        ((), {"account_id": "1", "tweet_id": "٣"}, "tweet_id"),
+        ((), {"account_id": "1", "tweet_id": "1" * 20}, "tweet_id"),
+        ((), {"account_id": "1", "tweet_id": "https://x.com/a/status/2"}, "tweet_id"),
+        (("1", "2"), {}, "args"),
+        ((), {"account_id": "1", "tweet_id": "2", "priority": "high"}, "priority"),
+    ],
+)
+def test_malformed_messages_are_dead_lettered_with_the_field(
+    rtq: Rtq, args: tuple[Any, ...], kwargs: dict[str, Any], field: str
+) -> None:
+    """Missing, extra, non-string or non-digit ids and positional args: malformed_message."""
+    job_id = rtq.send_task("rtq.retweet", args=args, kwargs=kwargs)
+    (status,) = rtq.wait_terminal(job_id)
+    assert (status.state, status.reason) == ("dead", "malformed_message")
+    (entry,) = rtq.dead_letters.list()
+    assert entry.job_id == job_id and entry.reason == "malformed_message"
+    assert entry.detail.startswith(f"{field}: ")
+    assert entry.http_status is None and entry.attempts == 0
+    assert rtq.admin.calls() == []
+    _assert_worker_still_serves(rtq)
+
+
+def test_an_extra_argument_value_is_never_stored(rtq: Rtq) -> None:
+    """A stray secret in a message's kwargs is named, never kept."""
+    secret = "s3cr3t-" + uuid.uuid4().hex
+    job_id = rtq.send_task("rtq.undo", kwargs={"account_id": "1", "tweet_id": "2",
+                                               "access_token_secret": secret})
+    rtq.wait_terminal(job_id)
+    (entry,) = rtq.dead_letters.list()
+    assert entry.detail.startswith("access_token_secret: unexpected")
+    assert secret not in entry.to_json()
+    assert not any(secret in str(v) for v in rtq.redis.hgetall(f"rtq:job:{job_id}").values())
+
+
+def test_an_unknown_account_is_dead_lettered_as_unknown_account(rtq: Rtq) -> None:
+    """A well-formed message for an account rtq has no credentials for."""
+    job_id = rtq.send_task("rtq.retweet", kwargs={"account_id": "999", "tweet_id": "2"})
+    (status,) = rtq.wait_terminal(job_id)
+    assert (status.state, status.reason) == ("dead", "unknown_account")
+    (entry,) = rtq.dead_letters.list()
+    assert (entry.reason, entry.account_id, entry.tweet_id) == ("unknown_account", "999", "2")
+    assert rtq.admin.calls() == []
+    _assert_worker_still_serves(rtq)
+
+
+def test_an_unknown_task_name_on_our_queue_is_dead_lettered(rtq: Rtq) -> None:
+    """`rtq.frobnicate` is not a task of ours: kept as malformed_message, not dropped."""
+    job_id = rtq.send_task("rtq.frobnicate", kwargs={"account_id": "1", "tweet_id": "2"})
+    entry = wait_for(rtq.dead_letters.list, 20, "a dead letter")[0]
+    assert (entry.job_id, entry.reason) == (job_id, "malformed_message")
+    assert "rtq.frobnicate" in entry.detail
+    _assert_worker_still_serves(rtq)
+
+
+def test_a_message_whose_body_is_not_json_is_dead_lettered(rtq: Rtq) -> None:
+    """A message with a body that cannot be decoded is kept with its reason."""
+    message = json.loads(build_message("retweet", str(uuid.uuid4()), "1", "2"))
+    message["body"] = base64.b64encode(b"{not json").decode()
+    rtq.redis.lpush(rtq.settings.queue, json.dumps(message))
+    entry = wait_for(rtq.dead_letters.list, 20, "a dead letter")[0]
+    assert entry.reason == "malformed_message"
+    assert entry.job_id == message["headers"]["id"]
+    _assert_worker_still_serves(rtq)
+
+
+def test_garbage_on_the_queue_does_not_stop_the_worker(rtq: Rtq) -> None:
+    """Bytes that are not a kombu message at all: recorded, and the worker keeps serving."""
+    rtq.redis.lpush(rtq.settings.queue, "this is not a message")
+    entry = wait_for(rtq.dead_letters.list, 20, "a dead letter")[0]
+    assert entry.reason == "malformed_message" and entry.job_id is None
+    _assert_worker_still_serves(rtq)
