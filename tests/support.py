@@ -9,17 +9,18 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
 from producers import Producer
-from worker.accounts import AccountStore, Credentials
+from worker.accounts import AccountStore, Credentials, fernet_for
 from worker.dlq import DeadLetters
 from worker.fake_x import EmulatorAdmin
 from worker.jobs import JobStatus, JobStore
-from worker.keys import QUEUE
+from worker.keys import QUEUE, Keys
 from worker.settings import Settings
 
 # Worker settings that keep failure paths quick in tests.
@@ -142,3 +143,52 @@ def dump_redis(client: redis.Redis) -> str:
             value = kind
         parts.append(f"{key} {json.dumps(value, default=str)}")
     return "\n".join(parts)
+
+
+class Deployment:
+    """A private rtq deployment for crash tests: its own redis-server (optionally with AOF) and
+    as many worker processes as a test starts, against the shared emulator."""
+
+    def __init__(self, base_env: Mapping[str, str], admin: EmulatorAdmin, log_dir: str,
+                 *, appendonly: bool = False, **env: str) -> None:
+        from worker.embedded import RedisServer
+
+        self.redis_server = RedisServer(appendonly=appendonly).start()
+        self.env = {**base_env, "RTQ_REDIS_URL": self.redis_server.url, **env}
+        self.settings = Settings.from_env(self.env)
+        self.admin = admin
+        self.log_dir = log_dir
+        self.workers: list[Any] = []
+        self.redis = self.redis_server.client()
+        self.rtq = Rtq(
+            settings=self.settings, env=self.env, redis=self.redis, admin=admin,
+            producer=Producer(self.redis, self.settings),
+            jobs=JobStore(self.redis, Keys(self.settings.key_prefix)),
+            dead_letters=DeadLetters(self.redis, Keys(self.settings.key_prefix)),
+            accounts=AccountStore(self.redis, Keys(self.settings.key_prefix),
+                                  fernet_for(self.settings.secret_keys)),
+        )
+
+    def start_worker(self, concurrency: int = 1, *extra: str) -> Any:
+        from worker.embedded import WorkerProcess
+
+        name = f"w{len(self.workers)}"
+        worker = WorkerProcess(self.env, log_path=os.path.join(self.log_dir, f"{name}.log"),
+                               name=name, extra_args=("--concurrency", str(concurrency), *extra))
+        worker.start()
+        self.workers.append(worker)
+        return worker
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.kill()
+        self.redis_server.close()
+
+
+def pool_children(pid: int) -> list[int]:
+    """The pool processes of a worker's main process."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return []
+    return [int(p) for p in text.split()]

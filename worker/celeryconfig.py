@@ -7,6 +7,12 @@ Choices that matter on Redis (see README "Reliability"):
   kombu restores it. Calls are bounded by HTTP timeouts (3 s connect, 10 s read) and the hard
   time limit below, so a healthy job never outlives it; a dead worker's job returns within
   visibility_timeout plus kombu's restore sweep.
+- kombu sweeps for expired unacked messages every `unacked_restore_interval` seconds but only
+  scans on every `unacked_restore_throttle`-th sweep: by default 10 x 10 = 100 s, which alone
+  would break "a dead worker's job is finished within 60 s". We scan every sweep, and sweep every
+  visibility_timeout / 6 seconds (5 s by default): recovery <= 30 + 5 s plus pick-up.
+- unacked_mutex_expire: the lock kombu takes while restoring; a worker killed while holding it
+  would block restores for its expiry (300 s by default), so it is kept at the timeout.
 - prefetch multiplier 1: prefetched messages count as unacked, and we never hold work we are
   not doing.
 - no result backend: job status lives in our own records; task results go to Flower via events.
@@ -23,6 +29,9 @@ broker_connection_retry_on_startup = True
 broker_connection_max_retries = None
 broker_transport_options = {
     "visibility_timeout": _settings.visibility_timeout,
+    "unacked_restore_interval": max(1, _settings.visibility_timeout // 6),
+    "unacked_restore_throttle": 1,
+    "unacked_mutex_expire": _settings.visibility_timeout,
     "socket_connect_timeout": 5,
     "socket_timeout": 10,
     "socket_keepalive": True,

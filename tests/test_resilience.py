@@ -1,0 +1,179 @@
+"""Jobs survive dead workers, poison messages, Redis restarts and shutdowns; nothing is lost and
+nothing is done twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from producers import EnqueueError
+from tests.support import TEST_ENV, Deployment, pool_children, wait_for
+from worker.fake_x import EmulatorAdmin
+from worker.keys import Keys
+from worker.messages import build_message
+from worker.parking import Mover
+
+
+@pytest.fixture
+def deployment(rtq_env: dict[str, str], admin: EmulatorAdmin, tmp_path: Path
+               ) -> Iterator[Deployment]:
+    made = Deployment(rtq_env, admin, str(tmp_path))
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def aof_deployment(rtq_env: dict[str, str], admin: EmulatorAdmin, tmp_path: Path
+                   ) -> Iterator[Deployment]:
+    made = Deployment(rtq_env, admin, str(tmp_path), appendonly=True)
+    yield made
+    made.close()
+
+
+def test_a_sigkilled_workers_job_is_finished_by_another_within_60_seconds(
+    rtq_env: dict[str, str], admin: EmulatorAdmin, tmp_path: Path
+) -> None:
+    """Default visibility timeout (30 s): the job of a SIGKILLed worker completes elsewhere."""
+    # Given worker A (production timeouts) in the middle of a call that X holds for 8 s
+    deployment = Deployment(rtq_env, admin, str(tmp_path), RTQ_HTTP_READ_TIMEOUT="10")
+    request_close = deployment.close
+    rtq = deployment.rtq
+    account = rtq.add_account()
+    rtq.admin.script([{"user_id": account.account_id,
+                       "responses": [{"status": 200, "hang_seconds": 8}]}])
+    victim = deployment.start_worker()
+    job_id = rtq.producer.enqueue("retweet", account.account_id, "1")
+    rtq.wait_state(job_id, "running", timeout=10)
+    wait_for(lambda: rtq.admin.in_flight() > 0, 10, "the call to reach X")
+    deployment.start_worker()
+    # When A is killed outright (main process and pool)
+    killed_at = time.monotonic()
+    victim.kill()
+    # Then worker B finishes the job within 60 seconds, with one extra call at most
+    (status,) = rtq.wait_terminal(job_id, timeout=60)
+    recovery = time.monotonic() - killed_at
+    assert status.state == "succeeded" and recovery < 60
+    # The abandoned call still completed at X; the retry found the retweet already there.
+    calls = rtq.x_calls(account.account_id)
+    assert [c["changed"] for c in calls] == [True, False]
+    print(f"recovery after SIGKILL: {recovery:.1f}s")
+    request_close()
+
+
+def test_a_poison_message_is_dead_lettered_after_the_delivery_limit(
+    rtq_env: dict[str, str], admin: EmulatorAdmin, tmp_path: Path
+) -> None:
+    """A job whose worker process dies every time is delivered RTQ_MAX_DELIVERIES times, then
+    dead-lettered as redelivery_limit; the worker keeps serving."""
+    deployment = Deployment(rtq_env, admin, str(tmp_path), RTQ_MAX_DELIVERIES="3")
+    try:
+        rtq = deployment.rtq
+        account = rtq.add_account()
+        rtq.admin.script([{"user_id": account.account_id, "tweet_id": "66",
+                           "responses": [{"status": 200, "hang_seconds": 30}] * 10}])
+        worker = deployment.start_worker()
+        job_id = rtq.producer.enqueue("retweet", account.account_id, "66")
+        # The job kills its pool process every time it runs (here: we kill it mid-call).
+        for delivery in range(1, 4):
+            wait_for(lambda: rtq.admin.in_flight() > 0, 20, f"delivery {delivery} to call X")
+            for child in pool_children(worker.pid):
+                os.kill(child, signal.SIGKILL)
+            wait_for(lambda d=delivery: rtq.redis.hget(f"rtq:job:{job_id}", "deliveries")
+                     != str(d), 20, f"delivery {delivery} to end")
+        (status,) = rtq.wait_terminal(job_id, timeout=30)
+        assert (status.state, status.reason) == ("dead", "redelivery_limit")
+        (entry,) = rtq.dead_letters.list()
+        assert entry.reason == "redelivery_limit" and "delivered 4 times" in entry.detail
+        assert rtq.redis.hget(f"rtq:job:{job_id}", "attempts") == "0"
+        # And the worker still serves
+        (ok,) = rtq.wait_terminal(rtq.producer.enqueue("retweet", account.account_id, "67"))
+        assert ok.state == "succeeded"
+    finally:
+        deployment.close()
+
+
+def test_workers_survive_a_redis_restart_during_consumption(aof_deployment: Deployment) -> None:
+    """Redis restarts (AOF) while 300 jobs flow: every job ends, none is lost, no worker restart."""
+    rtq = aof_deployment.rtq
+    rtq.admin.configure(rate_limit=10_000, latency_ms=5)
+    accounts = [rtq.add_account().account_id for _ in range(3)]
+    aof_deployment.start_worker(2)
+    ids = [rtq.producer.enqueue("retweet", accounts[i % 3], str(i)) for i in range(300)]
+    wait_for(lambda: sum(s.terminal for s in rtq.jobs.get_many(ids) if s) >= 30, 20,
+             "some jobs to finish")
+    aof_deployment.redis_server.restart()
+    # Producers fail loudly while Redis is away, and work again once it is back.
+    later = wait_for(lambda: _try_enqueue(rtq, accounts[0], "9999"), 20, "Redis to accept jobs")
+    statuses = rtq.wait_terminal(*ids, later, timeout=90)
+    assert {s.state for s in statuses} <= {"succeeded"}
+    assert len(aof_deployment.workers) == 1 and aof_deployment.workers[0].process.poll() is None
+
+
+def _try_enqueue(rtq: object, account_id: str, tweet: str) -> str | None:
+    try:
+        return rtq.producer.enqueue("retweet", account_id, tweet)  # type: ignore[attr-defined]
+    except EnqueueError:
+        return None
+
+
+def test_warm_shutdown_finishes_in_flight_jobs_and_loses_none(deployment: Deployment) -> None:
+    """SIGTERM mid-call: the running job finishes, queued ones wait for the next worker, and
+    each job calls X exactly once."""
+    rtq = deployment.rtq
+    account = rtq.add_account()
+    # (a hold shorter than the suite's 1.5 s read timeout)
+    rtq.admin.script([{"user_id": account.account_id, "tweet_id": "1",
+                       "responses": [{"status": 200, "hang_seconds": 1}]}])
+    worker = deployment.start_worker()
+    first = rtq.producer.enqueue("retweet", account.account_id, "1")
+    rest = [rtq.producer.enqueue("retweet", account.account_id, str(t)) for t in range(2, 6)]
+    rtq.wait_state(first, "running")
+    worker.stop(timeout=30)
+    assert worker.process.returncode == 0
+    assert rtq.status(first).state == "succeeded"
+    deployment.start_worker()
+    statuses = rtq.wait_terminal(first, *rest)
+    assert [s.state for s in statuses] == ["succeeded"] * 5
+    calls = rtq.x_calls(account.account_id)
+    assert sorted(c["tweet_id"] for c in calls) == ["1", "2", "3", "4", "5"]
+
+
+def test_due_jobs_are_published_exactly_once_by_racing_movers(deployment: Deployment) -> None:
+    """Eight movers at once over 3,000 due jobs: each job reaches the queue once."""
+    rtq = deployment.rtq
+    keys = Keys(rtq.settings.key_prefix)
+    pipe = rtq.redis.pipeline()
+    for i in range(3000):
+        job_id = f"job-{i}"
+        pipe.zadd(keys.parked, {job_id: 0})
+        pipe.hset(keys.parked_messages, job_id, build_message("retweet", job_id, "1", str(i)))
+    pipe.execute()
+    movers = [Mover(deployment.redis_server.client(), keys, "moved") for _ in range(8)]
+    threads = [threading.Thread(target=lambda m=m: [m.move_due() for _ in range(10)])
+               for m in movers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    published = rtq.redis.lrange("moved", 0, -1)
+    assert len(published) == 3000 == len(set(published))
+    assert rtq.redis.zcard(keys.parked) == 0 and rtq.redis.hlen(keys.parked_messages) == 0
+
+
+def test_job_records_expire(deployment: Deployment) -> None:
+    """Every job record carries a TTL of RTQ_JOB_TTL."""
+    rtq = deployment.rtq
+    account = rtq.add_account()
+    job_id = rtq.producer.enqueue("retweet", account.account_id, "1")
+    ttl = rtq.redis.ttl(f"rtq:job:{job_id}")
+    assert 0 < ttl <= rtq.settings.job_ttl
+    assert rtq.redis.ttl(f"rtq:intent:{account.account_id}:1") > 0
+
+
+assert TEST_ENV  # the deployments inherit the suite's quick retry settings
