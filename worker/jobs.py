@@ -29,6 +29,7 @@ class JobStatus:
     http_status: int | None
     detail: str | None
     history: tuple[dict[str, Any], ...]
+    worker: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -49,6 +50,7 @@ class JobStatus:
             "due_at": self.due_at if self.state == "deferred" else None,
             "http_status": self.http_status,
             "detail": self.detail,
+            "worker": self.worker,
         }
 
     @classmethod
@@ -68,6 +70,7 @@ class JobStatus:
             http_status=int(status) if status.isdigit() else None,
             detail=fields.get("detail") or None,
             history=tuple(json.loads(fields.get("history") or "[]")),
+            worker=fields.get("worker") or None,
         )
 
 

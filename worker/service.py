@@ -174,7 +174,7 @@ class JobService:
             args=[
                 job.job_id, job.action, job.account_id, job.tweet_id, clock.now_iso(),
                 self._settings.visibility_timeout * 1000, self._settings.job_ttl,
-                self._settings.max_deliveries,
+                self._settings.max_deliveries, self._worker,
             ],
         )
         kind = verdict[0]

@@ -30,6 +30,10 @@ async def x_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     """
     try:
         response: web.StreamResponse = await handler(request)
+    except ConnectionResetError:
+        # The client went away mid-request (a killed worker): nobody will read an answer, and
+        # nothing is wrong with the emulator, so no traceback.
+        return web.Response(status=499)
     except web.HTTPException as exc:
         if exc.status not in (404, 405):
             raise

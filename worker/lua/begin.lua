@@ -8,7 +8,7 @@
 --   {'go', attempts, charged, history}  the claim is ours: call X
 -- KEYS: 1 job, 2 intent, 3 claim, 4 known, 5 seq
 -- ARGV: 1 job_id, 2 action, 3 account_id, 4 tweet_id, 5 now (ISO), 6 lease (ms), 7 job ttl (s),
---       8 max deliveries
+--       8 max deliveries, 9 worker (host:pid)
 local job = KEYS[1]
 local state = redis.call('HGET', job, 'state')
 if not state then
@@ -57,7 +57,7 @@ if known == desired then
   return {'skipped', known}
 end
 redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[6])
-redis.call('HSET', job, 'state', 'running', 'updated_at', ARGV[5])
+redis.call('HSET', job, 'state', 'running', 'updated_at', ARGV[5], 'worker', ARGV[9])
 redis.call('HDEL', job, 'due_at')
 return {'go', redis.call('HGET', job, 'attempts') or '0', redis.call('HGET', job, 'charged') or '0',
   redis.call('HGET', job, 'history') or '[]'}
