@@ -153,6 +153,8 @@ class Deployment:
                  *, appendonly: bool = False, **env: str) -> None:
         from worker.embedded import RedisServer
 
+        # Validate the settings before starting anything, so a bad one leaks no process.
+        Settings.from_env({**base_env, **env})
         self.redis_server = RedisServer(appendonly=appendonly).start()
         self.env = {**base_env, "RTQ_REDIS_URL": self.redis_server.url, **env}
         self.settings = Settings.from_env(self.env)

@@ -142,3 +142,29 @@ def test_a_bad_setting_is_reported_naming_the_variable(rtq: Rtq) -> None:
     """RTQ_MAX_ATTEMPTS=zero: exit 1, the variable named."""
     result = rtq.cli("status", "x", env={**rtq.env, "RTQ_MAX_ATTEMPTS": "zero"})
     assert result.returncode == 1 and "RTQ_MAX_ATTEMPTS" in result.stderr
+
+
+def test_account_ids_are_canonical(rtq: Rtq) -> None:
+    """A token `007-abc` belongs to account 7, and `rtq retweet 007` finds it."""
+    added = rtq.cli("accounts", "add", input=json.dumps(
+        {"access_token": "007-abc", "access_token_secret": "s"}))
+    assert added.stdout == "7\n"
+    assert rtq.cli("retweet", "007", "1").returncode == 0
+
+
+def test_enqueue_reports_a_line_that_is_not_utf8(rtq: Rtq, tmp_path: Path) -> None:
+    """Bytes that are not UTF-8: reported by line, not a traceback."""
+    account = rtq.add_account()
+    good = json.dumps({"action": "retweet", "account_id": account.account_id, "tweet_id": "1"})
+    path = tmp_path / "jobs.jsonl"
+    path.write_bytes(good.encode() + b"\n\xff\xfe\n")
+    result = rtq.cli("enqueue", str(path))
+    assert result.returncode == 1 and "line 2: line: not valid UTF-8" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_timeouts_that_could_outlive_the_task_limit_are_refused(rtq: Rtq) -> None:
+    """connect + read timeouts must fit inside the hard time limit (visibility timeout - 5)."""
+    env = {**rtq.env, "RTQ_HTTP_READ_TIMEOUT": "30", "RTQ_HTTP_CONNECT_TIMEOUT": "3"}
+    result = rtq.cli("status", "x", env=env)
+    assert result.returncode == 1 and "RTQ_HTTP_READ_TIMEOUT" in result.stderr

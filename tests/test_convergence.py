@@ -35,11 +35,21 @@ def _start_producers(deployment: Deployment, pairs_path: Path, processes: int, c
 
 def _collect(producers: list[subprocess.Popen[str]]) -> list[str]:
     ids: list[str] = []
-    for process in producers:
-        out, _ = process.communicate(timeout=120)
-        assert process.returncode == 0
-        ids += out.split()
+    try:
+        for process in producers:
+            out, _ = process.communicate(timeout=120)
+            assert process.returncode == 0
+            ids += out.split()
+    finally:
+        _stop(producers)
     return ids
+
+
+def _stop(producers: list[subprocess.Popen[str]]) -> None:
+    for process in producers:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
 
 
 def _all_job_ids(deployment: Deployment) -> list[str]:
@@ -116,13 +126,15 @@ def test_chaos_loses_nothing_and_converges(
 ) -> None:
     """2,000 jobs; SIGKILL a worker mid-call twice and restart Redis (AOF) once."""
     deployment = Deployment(rtq_env, admin, str(tmp_path), appendonly=True,
-                            RTQ_VISIBILITY_TIMEOUT="10", RTQ_HTTP_READ_TIMEOUT="5",
+                            RTQ_VISIBILITY_TIMEOUT="10", RTQ_HTTP_READ_TIMEOUT="3",
                             RTQ_MAX_ATTEMPTS="10")
+    cleanups: list[Any] = []
     try:
         admin.configure(rate_limit=100_000, latency_ms=20)
         pairs, path = pairs_of(deployment, 100, 5)
         workers = [deployment.start_worker(2) for _ in range(3)]
         producers = _start_producers(deployment, path, processes=2, count=1000)
+        cleanups.append(lambda: _stop(producers))
         jobs = deployment.rtq.jobs
 
         def done_count() -> int:
@@ -172,6 +184,8 @@ def test_chaos_loses_nothing_and_converges(
         # most a few per kill (a call X completed for a worker that died before recording it).
         assert stats["avoidable"] <= 10
     finally:
+        for cleanup in cleanups:
+            cleanup()
         deployment.close()
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import Rtq
+from producers import Producer
+from tests.support import Rtq, wait_for
+from worker.messages import build_message
+from worker.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -24,17 +27,21 @@ def test_the_same_retweet_enqueued_many_times_makes_one_call(rtq: Rtq) -> None:
 
 
 def test_an_older_intent_is_superseded_by_a_newer_one(rtq: Rtq) -> None:
-    """retweet then undo, enqueued back to back: the undo wins, the retweet never calls X
-    (or, if it already ran, the undo follows it)."""
+    """retweet then undo, both waiting in the queue: the undo wins, the retweet never calls X."""
     account = rtq.add_account()
-    first = rtq.producer.enqueue("retweet", account.account_id, "200")
-    last = rtq.producer.enqueue("undo", account.account_id, "200")
+    # Given both jobs enqueued while held back from the worker, then released together
+    held = Producer(rtq.redis, Settings.from_env({**rtq.env, "RTQ_QUEUE": "rtq-held"}))
+    first = held.enqueue("retweet", account.account_id, "200")
+    last = held.enqueue("undo", account.account_id, "200")
+    pipe = rtq.redis.pipeline(transaction=True)
+    pipe.rpoplpush("rtq-held", rtq.settings.queue)
+    pipe.rpoplpush("rtq-held", rtq.settings.queue)
+    pipe.execute()
     older, newer = rtq.wait_terminal(first, last)
-    assert rtq.admin.state(account.account_id).get(account.account_id, []) == []
-    assert newer.state in ("succeeded", "skipped")
-    if older.state == "superseded":
-        assert older.reason == f"superseded by job {last}"
-        assert older.attempts == 0
+    assert (older.state, older.reason, older.attempts) == (
+        "superseded", f"superseded by job {last}", 0)
+    assert newer.state == "succeeded"
+    assert [c["action"] for c in rtq.x_calls(account.account_id)] == ["undo"]
 
 
 def test_undo_of_a_tweet_known_not_retweeted_is_skipped(rtq: Rtq) -> None:
@@ -55,3 +62,20 @@ def test_state_unknown_to_rtq_is_learned_from_x(rtq: Rtq) -> None:
     assert first.state == "succeeded" and second.state == "skipped"
     calls = rtq.x_calls(account.account_id)
     assert len(calls) == 1 and calls[0]["changed"] is False
+
+
+def test_two_copies_of_one_running_job_make_one_call(rtq: Rtq) -> None:
+    """A duplicate delivery of a job in flight waits for the first copy instead of calling X."""
+    account = rtq.add_account()
+    rtq.admin.script([{"user_id": account.account_id,
+                       "responses": [{"status": 200, "hang_seconds": 1}]}])
+    job_id = rtq.producer.enqueue("retweet", account.account_id, "500")
+    rtq.wait_state(job_id, "running")
+    # The same message again (as a broker redelivery or a double publish would bring it)
+    rtq.redis.lpush(rtq.settings.queue,
+                    build_message("retweet", job_id, account.account_id, "500"))
+    (status,) = rtq.wait_terminal(job_id)
+    wait_for(lambda: rtq.redis.llen(rtq.settings.queue) == 0, 10, "the copy to be taken")
+    wait_for(lambda: not rtq.redis.zcard("rtq:parked"), 10, "the copy to finish")
+    assert status.state == "succeeded"
+    assert len(rtq.x_calls(account.account_id)) == 1

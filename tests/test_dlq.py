@@ -127,3 +127,18 @@ def test_dlq_and_status_work_without_the_secret_key(rtq: Rtq) -> None:
     assert rtq.cli("dlq", "list", env=env).returncode == 0
     assert rtq.cli("status", job_id, env=env).returncode == 0
     assert rtq.cli("accounts", "list", env=env).returncode == 0
+
+
+def test_replay_all_goes_on_past_an_entry_it_cannot_replay(rtq: Rtq) -> None:
+    """An unknown-account entry ahead of a fixable one: the fixable one is replayed, the other
+    reported, and the exit status says something was not replayed."""
+    rtq.send_task("rtq.retweet", kwargs={"account_id": "999", "tweet_id": "1"})
+    wait_for(lambda: rtq.dead_letters.count() == 1, 20, "the unknown-account entry")
+    account = rtq.add_account()
+    _dead_job(rtq, account.account_id, "707")
+    rtq.admin.configure(missing_tweets=[])
+    result = rtq.cli("dlq", "replay", "--all")
+    assert result.returncode == 1 and "unknown account 999" in result.stderr
+    (new_job,) = result.stdout.split()
+    assert rtq.wait_terminal(new_job)[0].state == "succeeded"
+    assert [e.reason for e in rtq.dead_letters.list()] == ["unknown_account"]

@@ -102,3 +102,48 @@ def test_garbage_on_the_queue_does_not_stop_the_worker(rtq: Rtq) -> None:
     entry = wait_for(rtq.dead_letters.list, 20, "a dead letter")[0]
     assert entry.reason == "malformed_message" and entry.job_id is None
     _assert_worker_still_serves(rtq)
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"account_id": "1", "tweet_id": "2"}, "body: expected [args, kwargs, embed]"),
+        ([[], {"account_id": "1", "tweet_id": "2"}], "body: expected [args, kwargs, embed]"),
+        ("hello", "body: expected [args, kwargs, embed]"),
+        ([[], "notadict", {}], "body: kwargs must be an object"),
+        (["x", {}, {}], "body: args must be a list"),
+    ],
+)
+def test_a_body_of_the_wrong_shape_is_dead_lettered_not_fatal(
+    rtq: Rtq, body: Any, problem: str
+) -> None:
+    """Celery unpacks bodies in the worker's main process: a wrong shape used to stop it."""
+    job_id = str(uuid.uuid4())
+    message = json.loads(build_message("retweet", job_id, "1", "2"))
+    message["body"] = base64.b64encode(json.dumps(body).encode()).decode()
+    rtq.redis.lpush(rtq.settings.queue, json.dumps(message))
+    (entry,) = wait_for(rtq.dead_letters.list, 20, "a dead letter")
+    assert (entry.job_id, entry.reason, entry.detail) == (job_id, "malformed_message", problem)
+    _assert_worker_still_serves(rtq)
+
+
+def test_a_self_keyword_argument_is_malformed_not_a_crash(rtq: Rtq) -> None:
+    """kwargs holding "self" reach our validation (no TypeError inside Celery)."""
+    job_id = rtq.send_task("rtq.retweet", kwargs={"account_id": "1", "tweet_id": "2",
+                                                  "self": "x"})
+    (status,) = rtq.wait_terminal(job_id)
+    assert (status.state, status.reason) == ("dead", "malformed_message")
+    assert rtq.dead_letters.list()[0].detail.startswith("self: unexpected")
+
+
+def test_a_reused_job_id_does_not_touch_the_other_jobs_record(rtq: Rtq) -> None:
+    """A message reusing a finished job's id for another tweet is dead-lettered on its own."""
+    account = rtq.add_account()
+    job_id = rtq.producer.enqueue("retweet", account.account_id, "20")
+    assert rtq.wait_terminal(job_id)[0].state == "succeeded"
+    rtq.send_task("rtq.retweet", kwargs={"account_id": account.account_id, "tweet_id": "21"},
+                  task_id=job_id)
+    (entry,) = wait_for(rtq.dead_letters.list, 20, "a dead letter")
+    assert entry.reason == "malformed_message" and "different job" in entry.detail
+    status = rtq.status(job_id)
+    assert (status.state, status.tweet_id) == ("succeeded", "20")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from producers import EnqueueError
-from tests.support import TEST_ENV, Deployment, pool_children, wait_for
+from tests.support import Deployment, pool_children, wait_for
 from worker.fake_x import EmulatorAdmin
 from worker.keys import Keys
 from worker.messages import build_message
@@ -71,7 +71,9 @@ def test_a_poison_message_is_dead_lettered_after_the_delivery_limit(
 ) -> None:
     """A job whose worker process dies every time is delivered RTQ_MAX_DELIVERIES times, then
     dead-lettered as redelivery_limit; the worker keeps serving."""
-    deployment = Deployment(rtq_env, admin, str(tmp_path), RTQ_MAX_DELIVERIES="3")
+    # (a short visibility timeout keeps the claim lease of each killed delivery short)
+    deployment = Deployment(rtq_env, admin, str(tmp_path), RTQ_MAX_DELIVERIES="3",
+                            RTQ_VISIBILITY_TIMEOUT="10")
     try:
         rtq = deployment.rtq
         account = rtq.add_account()
@@ -176,4 +178,32 @@ def test_job_records_expire(deployment: Deployment) -> None:
     assert rtq.redis.ttl(f"rtq:intent:{account.account_id}:1") > 0
 
 
-assert TEST_ENV  # the deployments inherit the suite's quick retry settings
+
+@pytest.mark.parametrize("raw_first", [True, False])
+def test_raw_and_producer_messages_are_ordered_by_acceptance(
+    deployment: Deployment, raw_first: bool
+) -> None:
+    """A raw send_task and a producer job for one pair, queued before any worker runs: the one
+    Redis accepted last wins, whichever kind it is."""
+    rtq = deployment.rtq
+    account = rtq.add_account()
+    rtq.admin.set_state(account.account_id, "5", not raw_first)
+    kwargs = {"account_id": account.account_id, "tweet_id": "5"}
+    if raw_first:
+        older = rtq.send_task("rtq.retweet", kwargs=kwargs)
+        newer = rtq.producer.enqueue("undo", account.account_id, "5")
+    else:
+        older = rtq.producer.enqueue("undo", account.account_id, "5")
+        newer = rtq.send_task("rtq.retweet", kwargs=kwargs)
+    deployment.start_worker()
+    first, last = rtq.wait_terminal(older, newer)
+    retweeted = "5" in rtq.admin.state(account.account_id).get(account.account_id, [])
+    assert retweeted == (not raw_first) and last.state == "succeeded"
+    if raw_first:
+        # The raw message leaves the queue first while the producer's newer job still waits:
+        # it is known to be older and never calls X.
+        assert first.state == "superseded" and len(rtq.x_calls(account.account_id)) == 1
+    else:
+        # The producer's older job may run before the raw one leaves the queue; the newer
+        # intent then still wins, each call changing the state.
+        assert all(c["changed"] for c in rtq.x_calls(account.account_id))

@@ -28,13 +28,14 @@ def _decoded_messages(rtq: Rtq) -> str:
     return "\n".join(texts)
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
 def test_no_secret_in_redis_logs_dead_letters_or_process_arguments(
-    rtq: Rtq, rtq_env: dict[str, str], tmp_path: Path
+    rtq: Rtq, rtq_env: dict[str, str], tmp_path: Path, log_format: str
 ) -> None:
     """Run successes and failures through a DEBUG-logging worker, then look everywhere."""
-    # Given a worker logging at DEBUG, in JSON, and an account with known secrets
+    # Given a worker logging at DEBUG, and an account with known secrets
     log_path = tmp_path / "worker.log"
-    env = {**rtq_env, "RTQ_LOG_FORMAT": "json"}
+    env = {**rtq_env, "RTQ_LOG_FORMAT": log_format}
     account = rtq.add_account()
     secrets = _secrets(rtq, account.credentials)
     with WorkerProcess(env, log_path=str(log_path),

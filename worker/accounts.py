@@ -17,6 +17,7 @@ import redis
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from worker import clock
+from worker.ids import parse_account_id
 from worker.keys import Keys
 
 _TOKEN_RE = re.compile(r"([0-9]{1,19})-[A-Za-z0-9]+")
@@ -77,7 +78,7 @@ def account_id_from_token(access_token: str) -> str:
             "access_token",
             "expected '<user id>-<token>' (1-19 digits, a dash, letters and digits)",
         )
-    return match.group(1)
+    return parse_account_id(match.group(1))
 
 
 def parse_credentials(payload: object) -> Credentials:

@@ -52,8 +52,11 @@ task_routes = {"rtq.*": {"queue": _settings.queue}}
 task_create_missing_queues = True
 task_acks_late = True
 task_reject_on_worker_lost = True
+# A task cut off by the hard time limit goes back to the queue (its claim lease outlives the
+# limit, so the next delivery waits for it); our own delivery counter bounds the loop.
 task_acks_on_failure_or_timeout = True
-task_time_limit = max(5, _settings.visibility_timeout - 5)
+task_acks_on_timeout = False
+task_time_limit = _settings.task_time_limit
 worker_prefetch_multiplier = 1
 worker_send_task_events = True
 task_send_sent_event = True

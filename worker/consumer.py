@@ -10,10 +10,14 @@ from celery.worker.consumer import Consumer
 
 from worker import clock, runtime
 from worker.dlq import DeadLetter, DeadLetters, new_entry_id
+from worker.intake import check_body
 from worker.keys import Keys
+from worker.messages import TASK_NAMES
 from worker.redis_client import connect
 from worker.service import echo
 from worker.transport import UNREADABLE_HEADER
+
+_ACTIONS_BY_TASK = {name: action for action, name in TASK_NAMES.items()}
 
 log = logging.getLogger("rtq.worker")
 
@@ -24,21 +28,63 @@ def dead_letter_unreadable(
     """Record a message we could not run; the message itself is not kept (it may hold
     anything, secrets included), only its ids as far as they are short and plain."""
     settings = runtime.settings()
+    action = _ACTIONS_BY_TASK.get(task) if isinstance(task, str) else None
     entry = DeadLetter(
-        id=new_entry_id(), job_id=job_id, action=None,
+        id=new_entry_id(), job_id=job_id, action=action,
         account_id=echo(kwargs.get("account_id")), tweet_id=echo(kwargs.get("tweet_id")),
         reason="malformed_message", http_status=None, detail=detail, attempts=0,
         failed_at=clock.now_iso(),
     )
-    DeadLetters(connect(settings.redis_url), Keys(settings.key_prefix)).add(
-        entry, clock.ms(clock.now()))
+    client, keys = connect(settings.redis_url), Keys(settings.key_prefix)
+    DeadLetters(client, keys).add(entry, clock.ms(clock.now()))
+    if job_id and action and not client.exists(keys.job(job_id)):
+        # So that `rtq status` tells the truth about a job that never reached our task.
+        client.hset(keys.job(job_id), mapping={
+            "action": action, "account_id": entry.account_id or "",
+            "tweet_id": entry.tweet_id or "", "state": "dead", "reason": "malformed_message",
+            "detail": detail, "attempts": "0", "created_at": entry.failed_at,
+            "updated_at": entry.failed_at,
+        })
+        client.expire(keys.job(job_id), settings.job_ttl)
     log.error("dead-lettered an unreadable message for task %r (entry %s): %s",
               echo(task), entry.id, detail)
     return entry
 
 
 class RtqConsumer(Consumer):  # type: ignore[misc]
-    """Celery's consumer, except that no message it cannot run is dropped unrecorded."""
+    """Celery's consumer, except that no message it cannot run is dropped unrecorded, and
+    none can stop the worker."""
+
+    def update_strategies(self) -> None:
+        super().update_strategies()
+        for name in TASK_NAMES.values():
+            if name in self.strategies:
+                self.strategies[name] = self._guarded(self.strategies[name])
+
+    def _guarded(self, strategy: Any) -> Any:
+        """Check a message's body before Celery unpacks it: a body of the wrong shape raises
+        inside Celery's strategy, in the main process, and the worker exits."""
+
+        def run(message: Any, payload: Any, ack: Any, reject: Any, callbacks: Any) -> Any:
+            try:
+                problem = check_body(message.decode())
+            except Exception as exc:
+                problem = (f"body: cannot be decoded as {echo(message.content_type)} "
+                           f"({type(exc).__name__})")
+            if problem is not None:
+                self._record(message, problem, ack=True)
+                return None
+            try:
+                return strategy(message, payload, ack, reject, callbacks)
+            except Exception as exc:
+                if _is_celery_handled(exc):
+                    raise
+                log.exception("a message could not be started")
+                self._record(message, f"message: cannot be started ({type(exc).__name__})",
+                             ack=True)
+                return None
+
+        return run
 
     def on_decode_error(self, message: Any, exc: Exception) -> None:
         headers = _headers(message)
@@ -83,6 +129,14 @@ class RtqConsumer(Consumer):  # type: ignore[misc]
             return
         if ack:
             message.ack()
+
+
+def _is_celery_handled(exc: Exception) -> bool:
+    """Errors Celery's own handler routes to on_invalid_task / on_decode_error."""
+    from celery.exceptions import InvalidTaskError
+    from kombu.exceptions import ContentDisallowed, DecodeError
+
+    return isinstance(exc, InvalidTaskError | ContentDisallowed | DecodeError)
 
 
 def _kwargs_of(message: Any) -> dict[str, Any]:

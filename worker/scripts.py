@@ -22,4 +22,5 @@ class Scripts:
         self.begin: Script = client.register_script(_source("begin"))
         self.settle: Script = client.register_script(_source("settle"))
         self.move_due: Script = client.register_script(_source("move_due"))
+        self.deliver: Script = client.register_script(_source("deliver"))
 

@@ -19,6 +19,7 @@ import random
 import re
 import socket
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -76,11 +77,12 @@ class Job:
 
 @dataclass
 class _Progress:
-    """What the status record says of the job so far."""
+    """What the status record says of the job so far, and this delivery's claim token."""
 
     attempts: int
     charged: int
     history: list[dict[str, Any]] = field(default_factory=list)
+    token: str = ""
 
 
 def parse_job(action: str, job_id: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Job:
@@ -163,6 +165,7 @@ class JobService:
 
     def _run(self, job: Job) -> tuple[Outcome, int, str | None]:
         keys = self._keys
+        token = uuid.uuid4().hex
         verdict = self._scripts.begin(
             keys=[
                 keys.job(job.job_id),
@@ -173,16 +176,18 @@ class JobService:
             ],
             args=[
                 job.job_id, job.action, job.account_id, job.tweet_id, clock.now_iso(),
-                self._settings.visibility_timeout * 1000, self._settings.job_ttl,
-                self._settings.max_deliveries, self._worker,
+                self._settings.claim_lease_ms, self._settings.job_ttl,
+                self._settings.max_deliveries, self._worker, token,
             ],
         )
         kind = verdict[0]
         if kind == "done":
             return Outcome(verdict[1]), 0, "duplicate delivery"
         if kind == "mismatch":
+            # Leave the other job's record alone: only this message is bad.
             self._dead_letter_malformed(job.action, job.job_id, _as_kwargs(job),
-                                        "id: the job id belongs to a different job")
+                                        "id: the job id belongs to a different job",
+                                        touch_record=False)
             return Outcome.DEAD, 0, "malformed_message"
         if kind == "superseded":
             return Outcome.SUPERSEDED, 0, f"superseded by job {verdict[1]}"
@@ -192,11 +197,11 @@ class JobService:
             self._park_busy(job)
             return Outcome.DEFERRED, 0, None
         if kind == "poison":
-            progress = _Progress(0, 0)
+            progress = _Progress(int(verdict[2]), int(verdict[3]), json.loads(verdict[4]), token)
             self._settle_dead(job, progress, "redelivery_limit", None,
                               f"delivered {verdict[1]} times without finishing")
-            return Outcome.DEAD, 0, "redelivery_limit"
-        progress = _Progress(int(verdict[1]), int(verdict[2]), json.loads(verdict[3]))
+            return Outcome.DEAD, progress.attempts, "redelivery_limit"
+        progress = _Progress(int(verdict[1]), int(verdict[2]), json.loads(verdict[3]), token)
         return self._call(job, progress)
 
     def _call(self, job: Job, progress: _Progress) -> tuple[Outcome, int, str | None]:
@@ -299,6 +304,7 @@ class JobService:
                 dead_letter.id if dead_letter else "",
                 dead_letter.to_json() if dead_letter else "", clock.ms(now),
                 self._settings.job_ttl, "" if http_status is None else http_status, detail,
+                progress.token,
             ],
         )
 
@@ -314,7 +320,7 @@ class JobService:
                      detail=detail, dead_letter=entry)
 
     def _park_busy(self, job: Job) -> None:
-        """Another job holds the pair: come back shortly, without touching its claim."""
+        """Another delivery holds the pair: come back shortly, without touching its claim."""
         due = clock.now() + BUSY_WAIT * self._rng.uniform(0.5, 1.0)
         keys = self._keys
         pipe = self._redis.pipeline(transaction=True)
@@ -324,7 +330,6 @@ class JobService:
         pipe.hset(keys.job(job.job_id), mapping={
             "state": "deferred", "due_at": clock.iso(due), "updated_at": clock.now_iso(),
         })
-        pipe.hdel(keys.job(job.job_id), "deliveries")
         pipe.execute()
 
     def dead_letter_unprocessable(
@@ -337,7 +342,7 @@ class JobService:
 
     def _dead_letter_malformed(
         self, action: str, job_id: str, kwargs: Mapping[str, Any], detail: str,
-        reason: str = "malformed_message",
+        reason: str = "malformed_message", *, touch_record: bool = True,
     ) -> None:
         now = clock.now()
         entry = DeadLetter(
@@ -351,7 +356,7 @@ class JobService:
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(self._keys.dlq_entries, entry.id, entry.to_json())
         pipe.zadd(self._keys.dlq_index, {entry.id: clock.ms(now)})
-        if job_id:
+        if job_id and touch_record and _JOB_ID_RE.fullmatch(job_id):
             job_key = self._keys.job(job_id)
             pipe.hset(job_key, mapping={
                 "action": entry.action or action, "account_id": entry.account_id or "",

@@ -74,6 +74,20 @@ class Settings:
                 "RTQ_RETRY_BACKOFF_MAX: must be at least RTQ_RETRY_BACKOFF "
                 f"({backoff_max} < {backoff})"
             )
+        visibility_timeout = reader.positive_int("RTQ_VISIBILITY_TIMEOUT",
+                                                 DEFAULT_VISIBILITY_TIMEOUT)
+        connect_timeout = reader.positive_float("RTQ_HTTP_CONNECT_TIMEOUT",
+                                                DEFAULT_HTTP_CONNECT_TIMEOUT)
+        read_timeout = reader.positive_float("RTQ_HTTP_READ_TIMEOUT", DEFAULT_HTTP_READ_TIMEOUT)
+        if visibility_timeout < 7:
+            raise SettingsError("RTQ_VISIBILITY_TIMEOUT: must be at least 7 seconds")
+        if connect_timeout + read_timeout > visibility_timeout - 5:
+            # A call that can outlive the task's hard time limit would be cut off every time.
+            raise SettingsError(
+                "RTQ_HTTP_READ_TIMEOUT: connect + read timeouts "
+                f"({connect_timeout + read_timeout:g}s) must stay below "
+                f"RTQ_VISIBILITY_TIMEOUT - 5 ({visibility_timeout - 5}s)"
+            )
         consumer_key = reader.optional("RTQ_CONSUMER_KEY")
         consumer_secret = reader.optional("RTQ_CONSUMER_SECRET")
         if (consumer_key is None) != (consumer_secret is None):
@@ -94,18 +108,22 @@ class Settings:
             job_ttl=reader.positive_int("RTQ_JOB_TTL", DEFAULT_JOB_TTL),
             known_state_ttl=reader.positive_int("RTQ_KNOWN_STATE_TTL", DEFAULT_KNOWN_STATE_TTL),
             rate_window=reader.positive_int("RTQ_RATE_WINDOW", DEFAULT_RATE_WINDOW),
-            visibility_timeout=reader.positive_int(
-                "RTQ_VISIBILITY_TIMEOUT", DEFAULT_VISIBILITY_TIMEOUT
-            ),
+            visibility_timeout=visibility_timeout,
             max_deliveries=reader.positive_int("RTQ_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES),
-            http_connect_timeout=reader.positive_float(
-                "RTQ_HTTP_CONNECT_TIMEOUT", DEFAULT_HTTP_CONNECT_TIMEOUT
-            ),
-            http_read_timeout=reader.positive_float(
-                "RTQ_HTTP_READ_TIMEOUT", DEFAULT_HTTP_READ_TIMEOUT
-            ),
+            http_connect_timeout=connect_timeout,
+            http_read_timeout=read_timeout,
             log_format=reader.choice("RTQ_LOG_FORMAT", ("text", "json"), DEFAULT_LOG_FORMAT),
         )
+
+    @property
+    def task_time_limit(self) -> int:
+        """Hard limit of one task run: inside the visibility timeout, with room to settle."""
+        return max(2, self.visibility_timeout - 5)
+
+    @property
+    def claim_lease_ms(self) -> int:
+        """A claim outlives the longest possible run of its task (the hard time limit)."""
+        return (self.task_time_limit + 1) * 1000
 
     def require_secret_keys(self) -> tuple[str, ...]:
         """The Fernet keys, or a SettingsError for the commands that need them."""

@@ -37,11 +37,13 @@ def _run(task: Task, action: str, args: tuple[Any, ...], kwargs: dict[str, Any])
         ).value
 
 
+# No named parameters: a message whose kwargs hold "self" (or anything else) must reach our
+# validation, not fail in Celery's call with a TypeError. bind=True passes the task first.
 @app.task(name="rtq.retweet", bind=True)
-def retweet(self: Task, *args: Any, **kwargs: Any) -> str:
-    return _run(self, "retweet", args, kwargs)
+def retweet(*args: Any, **kwargs: Any) -> str:
+    return _run(args[0], "retweet", args[1:], kwargs)
 
 
 @app.task(name="rtq.undo", bind=True)
-def undo(self: Task, *args: Any, **kwargs: Any) -> str:
-    return _run(self, "undo", args, kwargs)
+def undo(*args: Any, **kwargs: Any) -> str:
+    return _run(args[0], "undo", args[1:], kwargs)

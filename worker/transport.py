@@ -17,6 +17,8 @@ from kombu.transport import redis as kombu_redis
 from kombu.transport.virtual import Empty
 from kombu.utils.encoding import bytes_to_str
 
+from worker.intake import note_delivery
+
 UNREADABLE_CONTENT_TYPE = "application/x-rtq-unreadable"
 UNREADABLE_HEADER = "x-rtq-unreadable"
 
@@ -62,7 +64,9 @@ class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
                 dest, item = dest__item
                 dest = bytes_to_str(dest).rsplit(self.sep, 1)[0]
                 self._queue_cycle.rotate(dest)
-                self.connection._deliver(read_entry(item, dest), dest)
+                message = read_entry(item, dest)
+                note_delivery(message)
+                self.connection._deliver(message, dest)
                 return True
             raise Empty()
         finally:
@@ -76,7 +80,9 @@ class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
             for pri in self.priority_steps:
                 item = client.rpop(self._q_for_pri(queue, pri))
                 if item:
-                    return read_entry(item, queue)
+                    message = read_entry(item, queue)
+                    note_delivery(message)
+                    return message
             raise Empty()
 
 

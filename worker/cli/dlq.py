@@ -6,9 +6,10 @@ import sys
 
 import click
 
+from producers.errors import InvalidJob
 from producers.replay import replay as replay_entries
 from worker.cli.common import Context, emit_json, fail, handle_errors, pass_context, print_table
-from worker.dlq import REASONS, DeadLetter
+from worker.dlq import NOT_REPLAYABLE, REASONS, DeadLetter
 
 
 @click.group("dlq")
@@ -72,17 +73,28 @@ def replay(ctx: Context, entry_ids: tuple[str, ...], replay_all: bool) -> None:
     if bool(entry_ids) == replay_all:
         fail("give entry ids or --all (not both)", code=2)
     entries: list[DeadLetter] = []
+    failures = 0
     if replay_all:
-        entries = [e for e in ctx.dead_letters.list() if e.reason != "malformed_message"]
+        entries = [e for e in ctx.dead_letters.list() if e.reason not in NOT_REPLAYABLE]
     else:
         for entry_id in entry_ids:
             entry = ctx.dead_letters.get(entry_id)
             if entry is None:
-                fail(f"id: unknown dead-letter entry {entry_id}")
-                return
+                click.echo(f"{entry_id}: id: unknown dead-letter entry", err=True)
+                failures += 1
+                continue
             entries.append(entry)
-    for done in replay_entries(ctx.producer, ctx.dead_letters, entries):
+    # Each entry on its own: one that cannot be replayed is reported and the rest go on.
+    for entry in entries:
+        try:
+            (done,) = replay_entries(ctx.producer, ctx.dead_letters, [entry])
+        except InvalidJob as exc:
+            click.echo(f"{entry.id}: {exc}", err=True)
+            failures += 1
+            continue
         click.echo(done.job_id)
+    if failures:
+        fail(f"{failures} entr{'y' if failures == 1 else 'ies'} not replayed")
 
 
 @dlq_group.command("purge")

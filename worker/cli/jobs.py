@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TextIO
+from typing import BinaryIO
 
 import click
 
@@ -33,12 +33,12 @@ def undo(ctx: Context, account_id: str, tweet: str) -> None:
 
 
 @click.command("enqueue")
-@click.argument("source", type=click.File("r"))
+@click.argument("source", type=click.File("rb"))
 @click.option("--skip-invalid", is_flag=True,
               help="Enqueue the valid lines even if some are invalid (still exits 1).")
 @pass_context
 @handle_errors
-def enqueue(ctx: Context, source: TextIO, skip_invalid: bool) -> None:
+def enqueue(ctx: Context, source: BinaryIO, skip_invalid: bool) -> None:
     """Enqueue jobs from JSON Lines (FILE, or - for stdin): {"action", "account_id", "tweet_id"}.
 
     Every line is validated first; bad lines are reported as `line N: <field>: <reason>` and
@@ -46,8 +46,13 @@ def enqueue(ctx: Context, source: TextIO, skip_invalid: bool) -> None:
     """
     valid: list[tuple[int, JobRequest]] = []
     errors: list[str] = []
-    for number, line in enumerate(source, start=1):
-        if not line.strip():
+    for number, raw in enumerate(source, start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            errors.append(f"line {number}: line: not valid UTF-8")
             continue
         try:
             record = json.loads(line)

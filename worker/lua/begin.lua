@@ -1,14 +1,16 @@
 -- Decide, atomically, whether a delivered job may call X. Returns {verdict, ...}:
 --   {'done', state}        already terminal (a duplicate delivery): nothing to do
 --   {'mismatch', state}    the job id belongs to a different job
---   {'poison', deliveries} delivered too often without ever settling
+--   {'poison', deliveries, attempts, charged, history}  delivered too often without settling
 --   {'superseded', job}    a newer intent exists for the pair (settled here)
---   {'busy', holder}       another job holds the pair's claim
+--   {'busy', holder}       another delivery holds the pair's claim (another job, or another copy
+--                          of this one: a duplicate or a dead worker's delivery, until its lease
+--                          expires)
 --   {'skipped', known}     the known state already equals the desired one (settled here)
 --   {'go', attempts, charged, history}  the claim is ours: call X
 -- KEYS: 1 job, 2 intent, 3 claim, 4 known, 5 seq
 -- ARGV: 1 job_id, 2 action, 3 account_id, 4 tweet_id, 5 now (ISO), 6 lease (ms), 7 job ttl (s),
---       8 max deliveries, 9 worker (host:pid)
+--       8 max deliveries, 9 worker (host:pid), 10 claim token (unique per delivery)
 local job = KEYS[1]
 local state = redis.call('HGET', job, 'state')
 if not state then
@@ -29,20 +31,15 @@ end
 if state == 'succeeded' or state == 'skipped' or state == 'superseded' or state == 'dead' then
   return {'done', state}
 end
-local deliveries = redis.call('HINCRBY', job, 'deliveries', 1)
-if deliveries > tonumber(ARGV[8]) then
-  return {'poison', tostring(deliveries)}
-end
 local latest = redis.call('HGET', KEYS[2], 'job')
 if latest and latest ~= ARGV[1] then
   redis.call('HSET', job, 'state', 'superseded', 'reason', 'superseded by job ' .. latest,
     'updated_at', ARGV[5])
   redis.call('HDEL', job, 'deliveries', 'due_at')
-  if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
   return {'superseded', latest}
 end
 local holder = redis.call('GET', KEYS[3])
-if holder and holder ~= ARGV[1] then
+if holder then
   return {'busy', holder}
 end
 local desired = '0'
@@ -53,10 +50,16 @@ if known == desired then
   if desired == '1' then reason = 'already retweeted' end
   redis.call('HSET', job, 'state', 'skipped', 'reason', reason, 'updated_at', ARGV[5])
   redis.call('HDEL', job, 'deliveries', 'due_at')
-  if holder then redis.call('DEL', KEYS[3]) end
   return {'skipped', known}
 end
-redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[6])
+-- Deliveries are counted only here, when a delivery is about to call X: a job waiting behind
+-- another for its pair is not a poison message.
+local deliveries = redis.call('HINCRBY', job, 'deliveries', 1)
+if deliveries > tonumber(ARGV[8]) then
+  return {'poison', tostring(deliveries), redis.call('HGET', job, 'attempts') or '0',
+    redis.call('HGET', job, 'charged') or '0', redis.call('HGET', job, 'history') or '[]'}
+end
+redis.call('SET', KEYS[3], ARGV[10], 'PX', ARGV[6])
 redis.call('HSET', job, 'state', 'running', 'updated_at', ARGV[5], 'worker', ARGV[9])
 redis.call('HDEL', job, 'due_at')
 return {'go', redis.call('HGET', job, 'attempts') or '0', redis.call('HGET', job, 'charged') or '0',

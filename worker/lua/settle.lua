@@ -4,7 +4,8 @@
 -- ARGV: 1 job_id, 2 state, 3 now (ISO), 4 reason, 5 attempts, 6 charged, 7 history (JSON),
 --       8 known ('1', '0' or ''), 9 known ttl (s), 10 due (ms or ''), 11 due (ISO),
 --       12 message to publish when due, 13 dlq entry id (or ''), 14 dlq entry (JSON),
---       15 failed_at (ms), 16 job ttl (s), 17 http status (or ''), 18 detail
+--       15 failed_at (ms), 16 job ttl (s), 17 http status (or ''), 18 detail,
+--       19 claim token of this delivery (the claim is released only if it is still ours)
 local job = KEYS[1]
 redis.call('HSET', job, 'state', ARGV[2], 'updated_at', ARGV[3], 'reason', ARGV[4],
   'attempts', ARGV[5], 'charged', ARGV[6], 'history', ARGV[7],
@@ -14,7 +15,7 @@ redis.call('EXPIRE', job, ARGV[16])
 if ARGV[8] ~= '' then
   redis.call('SET', KEYS[3], ARGV[8], 'EX', ARGV[9])
 end
-if redis.call('GET', KEYS[2]) == ARGV[1] then
+if redis.call('GET', KEYS[2]) == ARGV[19] then
   redis.call('DEL', KEYS[2])
 end
 if ARGV[10] ~= '' then
