@@ -27,7 +27,7 @@ class Producer:
         self._redis = client
         self._settings = settings
         self._keys = Keys(settings.key_prefix)
-        self._queue = settings.queue
+        self._queue = settings.queue_key
         self._scripts = Scripts(client)
 
     @classmethod

@@ -116,7 +116,7 @@ def test_enqueue_validates_every_line_before_enqueuing_anything(rtq: Rtq, tmp_pa
         ["line 3", " action"], ["line 4", " line"], ["line 5", " tweet_id"],
         ["line 6", " account_id"], ["line 7", " extra"],
     ]
-    assert rtq.redis.llen(rtq.settings.queue) == 0
+    assert rtq.redis.llen(rtq.settings.queue_key) == 0
     assert not list(rtq.redis.scan_iter("rtq:job:*"))
 
 

@@ -34,8 +34,8 @@ def test_an_older_intent_is_superseded_by_a_newer_one(rtq: Rtq) -> None:
     first = held.enqueue("retweet", account.account_id, "200")
     last = held.enqueue("undo", account.account_id, "200")
     pipe = rtq.redis.pipeline(transaction=True)
-    pipe.rpoplpush("rtq-held", rtq.settings.queue)
-    pipe.rpoplpush("rtq-held", rtq.settings.queue)
+    pipe.rpoplpush("rtq-held", rtq.settings.queue_key)
+    pipe.rpoplpush("rtq-held", rtq.settings.queue_key)
     pipe.execute()
     older, newer = rtq.wait_terminal(first, last)
     assert (older.state, older.reason, older.attempts) == (
@@ -72,10 +72,10 @@ def test_two_copies_of_one_running_job_make_one_call(rtq: Rtq) -> None:
     job_id = rtq.producer.enqueue("retweet", account.account_id, "500")
     rtq.wait_state(job_id, "running")
     # The same message again (as a broker redelivery or a double publish would bring it)
-    rtq.redis.lpush(rtq.settings.queue,
+    rtq.redis.lpush(rtq.settings.queue_key,
                     build_message("retweet", job_id, account.account_id, "500"))
     (status,) = rtq.wait_terminal(job_id)
-    wait_for(lambda: rtq.redis.llen(rtq.settings.queue) == 0, 10, "the copy to be taken")
+    wait_for(lambda: rtq.redis.llen(rtq.settings.queue_key) == 0, 10, "the copy to be taken")
     wait_for(lambda: not rtq.redis.zcard("rtq:parked"), 10, "the copy to finish")
     assert status.state == "succeeded"
     assert len(rtq.x_calls(account.account_id)) == 1

@@ -89,7 +89,7 @@ def test_a_message_whose_body_is_not_json_is_dead_lettered(rtq: Rtq) -> None:
     """A message with a body that cannot be decoded is kept with its reason."""
     message = json.loads(build_message("retweet", str(uuid.uuid4()), "1", "2"))
     message["body"] = base64.b64encode(b"{not json").decode()
-    rtq.redis.lpush(rtq.settings.queue, json.dumps(message))
+    rtq.redis.lpush(rtq.settings.queue_key, json.dumps(message))
     entry = wait_for(rtq.dead_letters.list, 20, "a dead letter")[0]
     assert entry.reason == "malformed_message"
     assert entry.job_id == message["headers"]["id"]
@@ -98,7 +98,7 @@ def test_a_message_whose_body_is_not_json_is_dead_lettered(rtq: Rtq) -> None:
 
 def test_garbage_on_the_queue_does_not_stop_the_worker(rtq: Rtq) -> None:
     """Bytes that are not a kombu message at all: recorded, and the worker keeps serving."""
-    rtq.redis.lpush(rtq.settings.queue, "this is not a message")
+    rtq.redis.lpush(rtq.settings.queue_key, "this is not a message")
     entry = wait_for(rtq.dead_letters.list, 20, "a dead letter")[0]
     assert entry.reason == "malformed_message" and entry.job_id is None
     _assert_worker_still_serves(rtq)
@@ -121,7 +121,7 @@ def test_a_body_of_the_wrong_shape_is_dead_lettered_not_fatal(
     job_id = str(uuid.uuid4())
     message = json.loads(build_message("retweet", job_id, "1", "2"))
     message["body"] = base64.b64encode(json.dumps(body).encode()).decode()
-    rtq.redis.lpush(rtq.settings.queue, json.dumps(message))
+    rtq.redis.lpush(rtq.settings.queue_key, json.dumps(message))
     (entry,) = wait_for(rtq.dead_letters.list, 20, "a dead letter")
     assert (entry.job_id, entry.reason, entry.detail) == (job_id, "malformed_message", problem)
     _assert_worker_still_serves(rtq)

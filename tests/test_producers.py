@@ -63,7 +63,7 @@ def test_an_unknown_account_raises_invalid_job(rtq: Rtq, monkeypatch: pytest.Mon
     monkeypatch.setattr(producers, "_default", rtq.producer)
     with pytest.raises(InvalidJob, match=r"^account_id: unknown account 424242"):
         producers.enqueue_retweet("424242", "1")
-    assert rtq.redis.llen(rtq.settings.queue) == 0
+    assert rtq.redis.llen(rtq.settings.queue_key) == 0
 
 
 def test_bulk_enqueue_is_all_or_nothing_on_invalid_input(rtq: Rtq, monkeypatch: pytest.MonkeyPatch

@@ -207,3 +207,23 @@ def test_raw_and_producer_messages_are_ordered_by_acceptance(
         # The producer's older job may run before the raw one leaves the queue; the newer
         # intent then still wins, each call changing the state.
         assert all(c["changed"] for c in rtq.x_calls(account.account_id))
+
+
+def test_a_non_default_key_prefix_keeps_every_key_under_it(
+    rtq_env: dict[str, str], admin: EmulatorAdmin, tmp_path: Path
+) -> None:
+    """RTQ_KEY_PREFIX=app2: rtq's keys and Celery's (queue, unacked, bindings) all live under
+    "app2:", so rtq can share a Redis with other apps."""
+    deployment = Deployment(rtq_env, admin, str(tmp_path), RTQ_KEY_PREFIX="app2")
+    try:
+        rtq = deployment.rtq
+        account = rtq.add_account()
+        deployment.start_worker()
+        job_id = rtq.producer.enqueue("retweet", account.account_id, "1")
+        rtq.producer.enqueue("undo", account.account_id, "2")
+        assert rtq.wait_terminal(job_id)[0].state == "succeeded"
+        assert rtq.redis.exists(f"app2:job:{job_id}")
+        outside = [k for k in rtq.redis.scan_iter("*") if not k.startswith("app2:")]
+        assert outside == []
+    finally:
+        deployment.close()

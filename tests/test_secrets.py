@@ -21,7 +21,7 @@ def _secrets(rtq: Rtq, credentials: dict[str, str]) -> list[str]:
 def _decoded_messages(rtq: Rtq) -> str:
     """Kombu message bodies are base64: decode them so a scan can see inside."""
     texts = []
-    for raw in rtq.redis.lrange(rtq.settings.queue, 0, -1) + list(
+    for raw in rtq.redis.lrange(rtq.settings.queue_key, 0, -1) + list(
             rtq.redis.hvals("unacked")):
         message = json.loads(raw if raw.startswith("{") else json.loads(raw)[0])
         texts.append(base64.b64decode(message["body"]).decode(errors="replace"))

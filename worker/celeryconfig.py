@@ -20,11 +20,12 @@ Choices that matter on Redis (see README "Reliability"):
 
 from __future__ import annotations
 
+from worker import broker
 from worker.settings import Settings
 
 _settings = Settings.from_env()
 
-broker_url = _settings.redis_url
+broker_url = broker.broker_url(_settings)
 broker_connection_retry_on_startup = True
 broker_connection_max_retries = None
 broker_transport_options = {
@@ -39,6 +40,9 @@ broker_transport_options = {
     "retry_on_timeout": True,
     "max_connections": 200,
 }
+if _settings.kombu_prefix:
+    broker_transport_options["global_keyprefix"] = _settings.kombu_prefix
+broker_transport_options.update(broker.transport_options(_settings))
 task_serializer = "json"
 result_serializer = "json"
 accept_content = ["json"]

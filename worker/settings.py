@@ -116,6 +116,18 @@ class Settings:
         )
 
     @property
+    def kombu_prefix(self) -> str:
+        """kombu's `global_keyprefix`: empty for the default prefix (so the queue is the plain
+        list "rtq" any Celery client reaches), else "<RTQ_KEY_PREFIX>:" so that rtq's Celery
+        keys (queue, unacked, bindings) cannot collide with another app's in a shared Redis."""
+        return "" if self.key_prefix == DEFAULT_KEY_PREFIX else f"{self.key_prefix}:"
+
+    @property
+    def queue_key(self) -> str:
+        """The Redis list behind the queue."""
+        return self.kombu_prefix + self.queue
+
+    @property
     def task_time_limit(self) -> int:
         """Hard limit of one task run: inside the visibility timeout, with room to settle."""
         return max(2, self.visibility_timeout - 5)
@@ -184,10 +196,11 @@ class _Reader:
             urlsplit(raw).port  # noqa: B018 - validates the port
         except ValueError:
             raise SettingsError(f"{name}: not a valid URL") from None
-        if scheme not in ("redis", "rediss", "unix"):
+        if scheme not in ("redis", "rediss", "unix", "sentinel"):
             # Never echo the URL: it may carry a password.
             raise SettingsError(
-                f"{name}: expected a redis://, rediss:// or unix:// URL, got scheme {scheme!r}"
+                f"{name}: expected a redis://, rediss://, unix:// or sentinel:// URL, "
+                f"got scheme {scheme!r}"
             )
         return raw
 

@@ -47,7 +47,7 @@ class ParkingMoverStep(bootsteps.StartStopStep):
 
     def start(self, worker: Any) -> None:
         settings = runtime.settings()
-        mover = Mover(connect(settings.redis_url), Keys(settings.key_prefix), settings.queue)
+        mover = Mover(connect(settings.redis_url), Keys(settings.key_prefix), settings.queue_key)
         self.thread = MoverThread(mover)
         self.thread.start()
 
