@@ -20,6 +20,8 @@ Choices that matter on Redis (see README "Reliability"):
 
 from __future__ import annotations
 
+from typing import Any
+
 from worker import broker
 from worker.settings import Settings
 
@@ -28,7 +30,7 @@ _settings = Settings.from_env()
 broker_url = broker.broker_url(_settings)
 broker_connection_retry_on_startup = True
 broker_connection_max_retries = None
-broker_transport_options = {
+broker_transport_options: dict[str, Any] = {
     "visibility_timeout": _settings.visibility_timeout,
     "unacked_restore_interval": max(1, _settings.visibility_timeout // 6),
     "unacked_restore_throttle": 1,
