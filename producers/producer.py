@@ -59,8 +59,10 @@ class Producer:
         return ids
 
     def _enqueue_batch(self, batch: list[JobRequest], entries: Sequence[str]) -> list[str]:
-        now = clock.now_iso()
+        moment = clock.now()
+        now, now_ms = clock.iso(moment), clock.ms(moment)
         keys = self._keys
+        settings = self._settings
         ids = [new_job_id() for _ in batch]
         try:
             pipe = self._redis.pipeline(transaction=False)
@@ -69,12 +71,15 @@ class Producer:
                     keys=[
                         keys.accounts, keys.seq, keys.intent(job.account_id, job.tweet_id),
                         keys.job(job_id), self._queue, keys.parked, keys.parked_messages,
-                        keys.dlq_index, keys.dlq_entries,
+                        keys.dlq_index, keys.dlq_entries, keys.budget(job.account_id, job.action),
+                        keys.waiting(job.account_id, job.action), keys.groups,
+                        keys.account_meta(job.account_id),
                     ],
                     args=[
                         job.account_id, job.tweet_id, job_id, job.action, now,
                         build_message(job.action, job_id, job.account_id, job.tweet_id),
-                        self._settings.job_ttl, keys.job(""), entry,
+                        settings.job_ttl, keys.job(""), entry, now_ms, settings.rate_limit,
+                        settings.rate_window,
                     ],
                     client=pipe,
                 )

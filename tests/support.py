@@ -145,6 +145,17 @@ def dump_redis(client: redis.Redis) -> str:
     return "\n".join(parts)
 
 
+def signed_session(base_url: str, credentials: Mapping[str, str]) -> Any:
+    """A requests session signing as the account: a client of X outside rtq."""
+    import requests
+    from requests_oauthlib import OAuth1
+
+    session = requests.Session()
+    session.auth = OAuth1(credentials["consumer_key"], credentials["consumer_secret"],
+                          credentials["access_token"], credentials["access_token_secret"])
+    return session
+
+
 class Deployment:
     """A private rtq deployment for crash tests: its own redis-server (optionally with AOF) and
     as many worker processes as a test starts, against the shared emulator."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from producers import Producer
-from tests.support import Rtq, wait_for
+from tests.support import Rtq, signed_session, wait_for
 from worker.accounts import AccountStore, Credentials, fernet_for
 from worker.embedded import WorkerProcess, free_port
 from worker.jobs import JobStore
@@ -90,22 +90,37 @@ def test_permanent_errors_are_dead_lettered_at_once(
 
 
 def test_a_429_defers_to_the_reset_without_spending_an_attempt(rtq: Rtq) -> None:
-    """Over the window: the job is deferred until x-rate-limit-reset, then succeeds."""
-    # Given a window of one call per 2 seconds, already used
+    """Something outside rtq spent the window: the 429 defers the job to x-rate-limit-reset,
+    spends no attempt, and the job then succeeds."""
+    # Given a window of one call per 2 seconds, spent by another client of the same account
     rtq.admin.configure(rate_limit=1, rate_window=2)
     account = rtq.add_account()
-    rtq.wait_terminal(rtq.producer.enqueue("retweet", account.account_id, "10"))
-    # When another retweet is enqueued in the same window
+    outside = signed_session(rtq.admin.base_url, account.credentials)
+    assert outside.post(f"{rtq.admin.base_url}/2/users/{account.account_id}/retweets",
+                        json={"tweet_id": "10"}, timeout=5).status_code == 200
+    # When rtq retweets in the same window
     job_id = rtq.producer.enqueue("retweet", account.account_id, "11")
     deferred = rtq.wait_state(job_id, "deferred", timeout=5)
     # Then it waits (with a due time) and then succeeds
     assert deferred.due_at is not None and deferred.reason is None
     (status,) = rtq.wait_terminal(job_id, timeout=10)
     assert status.state == "succeeded"
-    outcomes = [h["outcome"] for h in status.history]
-    assert outcomes[-1] == "succeeded" and set(outcomes[:-1]) == {"rate_limited"}
-    statuses = [c["status"] for c in rtq.x_calls(account.account_id)]
-    assert statuses.count(429) == len(outcomes) - 1 and statuses[-1] == 200
+    assert [h["outcome"] for h in status.history] == ["rate_limited", "succeeded"]
+    assert [c["status"] for c in rtq.x_calls(account.account_id)] == [200, 429, 200]
+
+
+def test_a_budget_learned_from_x_prevents_the_429(rtq: Rtq) -> None:
+    """After X's headers say the window is spent, the next job waits without calling X."""
+    rtq.admin.configure(rate_limit=1, rate_window=2)
+    account = rtq.add_account()
+    first = rtq.producer.enqueue("retweet", account.account_id, "12")
+    rtq.wait_terminal(first)
+    job_id = rtq.producer.enqueue("retweet", account.account_id, "13")
+    deferred = rtq.wait_state(job_id, "deferred", timeout=5)
+    assert deferred.due_at is not None
+    (status,) = rtq.wait_terminal(job_id, timeout=10)
+    assert status.state == "succeeded" and status.attempts == 1
+    assert [c["status"] for c in rtq.x_calls(account.account_id)] == [200, 200]
 
 
 @pytest.mark.parametrize("mode", ["200", "403", "legacy327"])

@@ -7,6 +7,7 @@ first encrypts, all decrypt, and `rotate()` re-encrypts everything under the fir
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -53,18 +54,36 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """What is left of one rate window, as rtq knows it."""
+
+    limit: int | None
+    remaining: int | None
+    reset_at: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"limit": self.limit, "remaining": self.remaining, "reset_at": self.reset_at}
+
+
+@dataclass(frozen=True)
 class AccountInfo:
     account_id: str
     added_at: str | None
     updated_at: str | None
     state: str
     own_consumer_key: bool
+    rate_limit: str | None = None
+    budgets: dict[str, Budget] = field(default_factory=dict)
+    held: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "account_id": self.account_id,
             "state": self.state,
             "own_consumer_key": self.own_consumer_key,
+            "rate_limit": self.rate_limit,
+            "budgets": {name: budget.as_dict() for name, budget in self.budgets.items()},
+            "held_jobs": self.held,
             "added_at": self.added_at,
             "updated_at": self.updated_at,
         }
@@ -115,6 +134,21 @@ def parse_credentials(payload: object) -> Credentials:
     return credentials
 
 
+def _budget(fields: dict[str, str], now_ms: int) -> Budget:
+    reset = int(fields["reset"]) if fields.get("reset", "").isdigit() else None
+    limit = int(fields["limit"]) if fields.get("limit", "").isdigit() else None
+    remaining = int(fields["remaining"]) if fields.get("remaining", "").lstrip("-").isdigit() \
+        else None
+    if reset is not None and reset <= now_ms:
+        remaining = limit  # the window has closed: it is full again
+    return Budget(limit, remaining, clock.iso(reset / 1000) if reset is not None else None)
+
+
+def app_id(consumer_key: str) -> str:
+    """A short, non-reversible name for an app (its consumer key), for budget keys."""
+    return hashlib.sha256(consumer_key.encode()).hexdigest()[:16]
+
+
 def fernet_for(keys: tuple[str, ...]) -> MultiFernet:
     return MultiFernet([Fernet(key.encode("ascii")) for key in keys])
 
@@ -122,10 +156,12 @@ def fernet_for(keys: tuple[str, ...]) -> MultiFernet:
 class AccountStore:
     """Reads and writes accounts. `fernet` may be None for read-only uses (list, exists)."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, fernet: MultiFernet | None = None) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, fernet: MultiFernet | None = None,
+                 *, queue_key: str | None = None) -> None:
         self._redis = client
         self._keys = keys
         self._fernet = fernet
+        self._queue_key = queue_key
         # token ciphertext -> credentials: decrypting costs more than the Redis read, and a
         # replaced account has a new ciphertext, so the cache never serves stale secrets.
         self._cache: dict[str, Credentials] = {}
@@ -147,11 +183,40 @@ class AccountStore:
         pipe.hsetnx(meta_key, "added_at", now)
         pipe.hset(meta_key, mapping={
             "updated_at": now,
-            "state": "active",
             "own_consumer_key": "1" if credentials.consumer_key else "0",
+            "app": app_id(credentials.consumer_key) if credentials.consumer_key else "default",
         })
         pipe.execute()
+        self._activate(account_id)
         return account_id
+
+    def _activate(self, account_id: str) -> int:
+        """New credentials: the account is active again and its held jobs go back to the
+        queue (in the order they were held). Returns how many were released."""
+        if self._queue_key is None:
+            self._redis.hset(self._keys.account_meta(account_id), "state", "active")
+            return 0
+        from worker.scripts import Scripts
+
+        released = Scripts(self._redis).release_held(
+            keys=[self._keys.account_meta(account_id), self._keys.held(account_id),
+                  self._keys.parked_messages, self._queue_key],
+            args=[self._keys.job(""), clock.now_iso()],
+        )
+        return int(released)
+
+    def set_rate_limit(self, account_id: str, rate: tuple[int, int] | None) -> None:
+        """This account's calls per window (None: back to RTQ_RATE_LIMIT). Its learned budgets
+        are dropped so the next call starts from the new figure."""
+        meta = self._keys.account_meta(account_id)
+        pipe = self._redis.pipeline(transaction=True)
+        if rate is None:
+            pipe.hdel(meta, "rate_limit", "rate_window")
+        else:
+            pipe.hset(meta, mapping={"rate_limit": rate[0], "rate_window": rate[1]})
+        pipe.delete(self._keys.budget(account_id, "retweet"),
+                    self._keys.budget(account_id, "undo"))
+        pipe.execute()
 
     def get(self, account_id: str) -> Credentials | None:
         token = self._redis.hget(self._keys.accounts, account_id)
@@ -187,16 +252,31 @@ class AccountStore:
     def list(self) -> list[AccountInfo]:
         ids = sorted(self._redis.hkeys(self._keys.accounts), key=lambda i: (len(i), i))
         pipe = self._redis.pipeline(transaction=False)
+        budget_names = ("retweet", "undo", "day")
         for account_id in ids:
             pipe.hgetall(self._keys.account_meta(account_id))
+            pipe.llen(self._keys.held(account_id))
+            for name in budget_names:
+                key = (self._keys.day_budget(account_id) if name == "day"
+                       else self._keys.budget(account_id, name))
+                pipe.hgetall(key)
+        results = pipe.execute()
         infos = []
-        for account_id, meta in zip(ids, pipe.execute(), strict=True):
+        step = 2 + len(budget_names)
+        now_ms = clock.ms(clock.now())
+        for index, account_id in enumerate(ids):
+            meta, held, *budgets = results[index * step:(index + 1) * step]
             infos.append(AccountInfo(
                 account_id=account_id,
                 added_at=meta.get("added_at"),
                 updated_at=meta.get("updated_at"),
                 state=meta.get("state", "active"),
                 own_consumer_key=meta.get("own_consumer_key") == "1",
+                rate_limit=(f"{meta['rate_limit']}/{meta['rate_window']}"
+                            if "rate_limit" in meta else None),
+                budgets={name: _budget(fields, now_ms)
+                         for name, fields in zip(budget_names, budgets, strict=True) if fields},
+                held=int(held),
             ))
         return infos
 

@@ -26,11 +26,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RateInfo:
-    """X's `x-rate-limit-*` headers for one answer; `reset_at` is epoch seconds."""
+    """X's `x-rate-limit-*` headers for one answer (and the 24-hour ones, when sent);
+    resets are epoch seconds."""
 
     limit: int | None
     remaining: int | None
     reset_at: float | None
+    user_day: tuple[int | None, int | None, float | None] | None = None
+    app_day: tuple[int | None, int | None, float | None] | None = None
 
 
 class RtqError(Exception):

@@ -8,6 +8,7 @@ from typing import Any
 
 import redis
 
+from worker import clock
 from worker.keys import Keys
 
 STATES = ("queued", "deferred", "running", "succeeded", "skipped", "superseded", "dead")
@@ -66,12 +67,17 @@ class JobStatus:
             updated_at=fields.get("updated_at") or None,
             reason=fields.get("reason") or None,
             created_at=fields.get("created_at") or None,
-            due_at=fields.get("due_at") or None,
+            due_at=fields.get("due_at") or _iso_ms(fields.get("due_at_ms")),
             http_status=int(status) if status.isdigit() else None,
             detail=fields.get("detail") or None,
             history=tuple(json.loads(fields.get("history") or "[]")),
             worker=fields.get("worker") or None,
         )
+
+
+def _iso_ms(value: str | None) -> str | None:
+    # Lua writes due times as epoch milliseconds (it has no date formatting).
+    return clock.iso(int(value) / 1000) if value and value.isdigit() else None
 
 
 class JobStore:

@@ -54,6 +54,31 @@ class Keys:
         """Hash job_id -> the Celery message to publish when due."""
         return f"{self.prefix}:parked:msg"
 
+    def budget(self, account_id: str, endpoint: str) -> str:
+        """Hash {limit, remaining, reset (ms)}: the rate window of (account, endpoint)."""
+        return f"{self.prefix}:budget:{account_id}:{endpoint}"
+
+    def day_budget(self, account_id: str) -> str:
+        """Hash: the account's 24-hour budget, when X announces one."""
+        return f"{self.prefix}:budget:{account_id}:day"
+
+    def app_day_budget(self, app_id: str) -> str:
+        """Hash: an app's 24-hour budget (shared by its accounts), when X announces one."""
+        return f"{self.prefix}:budget:app:{app_id}:day"
+
+    def waiting(self, account_id: str, endpoint: str) -> str:
+        """Sorted set job_id -> intent seq: jobs waiting for (account, endpoint)'s budget."""
+        return f"{self.prefix}:waiting:{account_id}:{endpoint}"
+
+    @property
+    def groups(self) -> str:
+        """Sorted set "account:endpoint" -> when its waiting jobs may go (ms)."""
+        return f"{self.prefix}:groups"
+
+    def held(self, account_id: str) -> str:
+        """List of job ids held until the account is re-authorized."""
+        return f"{self.prefix}:held:{account_id}"
+
     @property
     def dlq_index(self) -> str:
         """Sorted set entry_id -> failed_at (ms)."""

@@ -25,19 +25,27 @@ MOVE_BATCH = 500
 
 
 class Mover:
-    def __init__(self, client: redis.Redis, keys: Keys, queue: str) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, queue: str,
+                 rate: tuple[int, int] = (50, 900)) -> None:
         self._keys = keys
         self._queue = queue
+        self._rate_limit, self._rate_window = rate
         self._scripts = Scripts(client)
 
     def move_due(self, now: float | None = None) -> int:
-        """Publish up to MOVE_BATCH due jobs; returns how many moved."""
+        """Publish up to MOVE_BATCH due jobs, and release waiting jobs whose rate window has
+        come; returns how many moved."""
         moment = clock.now() if now is None else now
         moved = self._scripts.move_due(
             keys=[self._keys.parked, self._keys.parked_messages, self._queue],
             args=[clock.ms(moment), MOVE_BATCH, self._keys.job(""), clock.iso(moment)],
         )
-        return int(moved)
+        released = self._scripts.release(
+            keys=[self._keys.groups, self._keys.parked_messages, self._queue],
+            args=[clock.ms(moment), MOVE_BATCH, f"{self._keys.prefix}:", self._rate_limit,
+                  self._rate_window, clock.iso(moment)],
+        )
+        return int(moved) + int(released)
 
 
 class MoverThread(threading.Thread):

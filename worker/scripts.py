@@ -23,4 +23,7 @@ class Scripts:
         self.settle: Script = client.register_script(_source("settle"))
         self.move_due: Script = client.register_script(_source("move_due"))
         self.deliver: Script = client.register_script(_source("deliver"))
+        self.observe: Script = client.register_script(_source("observe"))
+        self.release: Script = client.register_script(_source("release"))
+        self.release_held: Script = client.register_script(_source("release_held"))
 

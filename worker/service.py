@@ -28,11 +28,12 @@ from typing import Any
 import redis
 
 from worker import clock
-from worker.accounts import AccountStore, CredentialsUnreadable
+from worker.accounts import AccountStore, CredentialsUnreadable, app_id
 from worker.dlq import DeadLetter, DeadLetters, new_entry_id
 from worker.errors import (
     MalformedMessage,
     PermanentXError,
+    RateInfo,
     RateLimited,
     RetryableXError,
     Unauthorized,
@@ -53,6 +54,7 @@ _MAX_ECHO = 40
 _JOB_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 # How long a job waits when another job for the same pair is in flight.
 BUSY_WAIT = 1.0
+RESET_MARGIN_MS = 250
 
 
 class Outcome(StrEnum):
@@ -146,6 +148,8 @@ class JobService:
         self._dead_letters = DeadLetters(client, self._keys)
         self._worker = worker_name or socket.gethostname()
         self._rng = rng or random.Random()
+        self._default_app = app_id(settings.consumer_key) if settings.consumer_key else "default"
+        self._app_of: dict[str, str] = {}
 
     def handle(
         self, action: str, job_id: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
@@ -166,6 +170,7 @@ class JobService:
     def _run(self, job: Job) -> tuple[Outcome, int, str | None]:
         keys = self._keys
         token = uuid.uuid4().hex
+        now = clock.now()
         verdict = self._scripts.begin(
             keys=[
                 keys.job(job.job_id),
@@ -173,11 +178,22 @@ class JobService:
                 keys.claim(job.account_id, job.tweet_id),
                 keys.known(job.account_id, job.tweet_id),
                 keys.seq,
+                keys.account_meta(job.account_id),
+                keys.budget(job.account_id, job.action),
+                keys.day_budget(job.account_id),
+                keys.app_day_budget(self._default_app),
+                keys.waiting(job.account_id, job.action),
+                keys.groups,
+                keys.parked_messages,
+                keys.held(job.account_id),
             ],
             args=[
-                job.job_id, job.action, job.account_id, job.tweet_id, clock.now_iso(),
+                job.job_id, job.action, job.account_id, job.tweet_id, clock.iso(now),
                 self._settings.claim_lease_ms, self._settings.job_ttl,
-                self._settings.max_deliveries, self._worker, token,
+                self._settings.max_deliveries, self._worker, token, clock.ms(now),
+                self._settings.rate_limit, self._settings.rate_window,
+                build_message(job.action, job.job_id, job.account_id, job.tweet_id),
+                f"{job.account_id}:{job.action}", keys.app_day_budget("").removesuffix(":day"),
             ],
         )
         kind = verdict[0]
@@ -196,6 +212,10 @@ class JobService:
         if kind == "busy":
             self._park_busy(job)
             return Outcome.DEFERRED, 0, None
+        if kind == "wait":
+            return Outcome.DEFERRED, 0, "waiting for the rate window"
+        if kind == "held":
+            return Outcome.DEFERRED, 0, "held: the account needs re-authorization"
         if kind == "poison":
             progress = _Progress(int(verdict[2]), int(verdict[3]), json.loads(verdict[4]), token)
             self._settle_dead(job, progress, "redelivery_limit", None,
@@ -214,6 +234,8 @@ class JobService:
             self._settle_dead(job, progress, "unknown_account", None,
                               f"no credentials stored for account {job.account_id}")
             return Outcome.DEAD, progress.attempts, "unknown_account"
+        if credentials.consumer_key:
+            self._app_of[job.account_id] = app_id(credentials.consumer_key)
         called_at = clock.now()
         try:
             answer = self._x.set_retweeted(credentials, job.account_id, job.tweet_id, job.desired)
@@ -232,7 +254,7 @@ class JobService:
         progress.attempts += 1
         progress.charged += 1
         self._record(progress, called_at, "succeeded", answer.http_status)
-        self._settle(job, progress, Outcome.SUCCEEDED, known=answer.retweeted)
+        self._settle(job, progress, Outcome.SUCCEEDED, known=answer.retweeted, rate=answer.rate)
         return Outcome.SUCCEEDED, progress.attempts, None
 
     def _on_error(
@@ -242,8 +264,9 @@ class JobService:
         if isinstance(exc, RateLimited):
             # Not a failure: wait for the window, spend no attempt.
             self._record(progress, called_at, "rate_limited", exc.http_status)
-            due = max(exc.reset_at, clock.now()) + self._rng.uniform(0, 1)
-            self._settle(job, progress, Outcome.DEFERRED, due=due)
+            due = max(exc.reset_at, clock.now()) + self._rng.uniform(0.25, 1)
+            self._settle(job, progress, Outcome.DEFERRED, due=due, rate=exc.rate,
+                         rate_limited=True)
             return Outcome.DEFERRED, progress.attempts, None
         progress.charged += 1
         if isinstance(exc, RetryableXError):
@@ -254,11 +277,11 @@ class JobService:
                 return Outcome.DEAD, progress.attempts, "retries_exhausted"
             due = clock.now() + self._backoff(progress.charged)
             self._settle(job, progress, Outcome.DEFERRED, due=due,
-                         http_status=exc.http_status, detail=exc.detail)
+                         http_status=exc.http_status, detail=exc.detail, rate=exc.rate)
             return Outcome.DEFERRED, progress.attempts, None
         assert isinstance(exc, PermanentXError)
         self._record(progress, called_at, exc.reason, exc.http_status, exc.detail)
-        self._settle_dead(job, progress, exc.reason, exc.http_status, exc.detail)
+        self._settle_dead(job, progress, exc.reason, exc.http_status, exc.detail, rate=exc.rate)
         return Outcome.DEAD, progress.attempts, exc.reason
 
     def _backoff(self, failures: int) -> float:
@@ -286,10 +309,17 @@ class JobService:
         self, job: Job, progress: _Progress, outcome: Outcome, *, known: bool | None = None,
         due: float | None = None, reason: str = "", http_status: int | None = None,
         detail: str = "", dead_letter: DeadLetter | None = None,
+        rate: RateInfo | None = None, rate_limited: bool = False,
     ) -> None:
         now = clock.now()
         keys = self._keys
         message = build_message(job.action, job.job_id, job.account_id, job.tweet_id) if due else ""
+        # One round trip: the outcome, what X said of the budgets, and the account's health.
+        pipe = self._redis.pipeline(transaction=False)
+        if rate is not None or rate_limited:
+            self._observe(pipe, job, rate, rate_limited, now)
+        if http_status == 401:
+            pipe.hset(keys.account_meta(job.account_id), "state", "needs_reauth")
         self._scripts.settle(
             keys=[
                 keys.job(job.job_id), keys.claim(job.account_id, job.tweet_id),
@@ -306,10 +336,29 @@ class JobService:
                 self._settings.job_ttl, "" if http_status is None else http_status, detail,
                 progress.token,
             ],
+            client=pipe,
+        )
+        pipe.execute()
+
+    def _observe(self, pipe: Any, job: Job, rate: RateInfo | None, rate_limited: bool,
+                 now: float) -> None:
+        info = rate or RateInfo(None, None, None)
+        app = self._app_of.get(job.account_id, self._default_app)
+        self._scripts.observe(
+            keys=[self._keys.budget(job.account_id, job.action),
+                  self._keys.day_budget(job.account_id), self._keys.app_day_budget(app),
+                  self._keys.groups],
+            args=[*_triple(info.limit, info.remaining, info.reset_at),
+                  *_triple(*(info.user_day or (None, None, None))),
+                  *_triple(*(info.app_day or (None, None, None))),
+                  "1" if rate_limited else "", self._settings.rate_window, clock.ms(now),
+                  f"{job.account_id}:{job.action}"],
+            client=pipe,
         )
 
     def _settle_dead(
-        self, job: Job, progress: _Progress, reason: str, http_status: int | None, detail: str
+        self, job: Job, progress: _Progress, reason: str, http_status: int | None, detail: str,
+        rate: RateInfo | None = None,
     ) -> None:
         entry = DeadLetter(
             id=new_entry_id(), job_id=job.job_id, action=job.action, account_id=job.account_id,
@@ -317,7 +366,7 @@ class JobService:
             attempts=progress.attempts, failed_at=clock.now_iso(), history=tuple(progress.history),
         )
         self._settle(job, progress, Outcome.DEAD, reason=reason, http_status=http_status,
-                     detail=detail, dead_letter=entry)
+                     detail=detail, dead_letter=entry, rate=rate)
 
     def _park_busy(self, job: Job) -> None:
         """Another delivery holds the pair: come back shortly, without touching its claim."""
@@ -382,6 +431,14 @@ class JobService:
                 "duration_ms": round((time.monotonic() - started) * 1000, 1),
             },
         )
+
+
+def _triple(limit: int | None, remaining: int | None, reset_at: float | None
+            ) -> tuple[str, str, str]:
+    """Header values for observe.lua: '' for absent; resets in ms, with a margin so that a
+    call made at the reset never lands just before X's window closes."""
+    return ("" if limit is None else str(limit), "" if remaining is None else str(remaining),
+            "" if reset_at is None else str(int(reset_at * 1000) + RESET_MARGIN_MS))
 
 
 def _echo_field(kwargs: object, name: str) -> str | None:

@@ -22,7 +22,7 @@ DEFAULT_RETRY_BACKOFF_MAX = 60.0
 DEFAULT_KEY_PREFIX = "rtq"
 DEFAULT_JOB_TTL = 7 * 24 * 3600
 DEFAULT_KNOWN_STATE_TTL = 30 * 24 * 3600
-DEFAULT_RATE_WINDOW = 900
+DEFAULT_RATE_LIMIT = "50/900"
 # Redelivery and lease timings: our calls are short (HTTP timeouts below), so a
 # message held by a dead worker comes back after VISIBILITY_TIMEOUT seconds.
 DEFAULT_VISIBILITY_TIMEOUT = 30
@@ -33,6 +33,14 @@ DEFAULT_LOG_FORMAT = "text"
 
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DEFAULT_QUEUE = "rtq"
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """`LIMIT/SECONDS` (e.g. `50/900`: 50 calls per 15 minutes) as (limit, window)."""
+    match = re.fullmatch(r"\s*([0-9]{1,6})\s*/\s*([0-9]{1,6})\s*", text)
+    if match is None or int(match.group(1)) < 1 or int(match.group(2)) < 1:
+        raise ValueError(f"expected LIMIT/SECONDS such as 50/900, got {text!r}")
+    return int(match.group(1)), int(match.group(2))
 
 
 class SettingsError(ValueError):
@@ -56,7 +64,8 @@ class Settings:
     queue: str = DEFAULT_QUEUE
     job_ttl: int = DEFAULT_JOB_TTL
     known_state_ttl: int = DEFAULT_KNOWN_STATE_TTL
-    rate_window: int = DEFAULT_RATE_WINDOW
+    rate_limit: int = 50
+    rate_window: int = 900
     visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT
     max_deliveries: int = DEFAULT_MAX_DELIVERIES
     http_connect_timeout: float = DEFAULT_HTTP_CONNECT_TIMEOUT
@@ -88,6 +97,7 @@ class Settings:
                 f"({connect_timeout + read_timeout:g}s) must stay below "
                 f"RTQ_VISIBILITY_TIMEOUT - 5 ({visibility_timeout - 5}s)"
             )
+        rate_limit, rate_window = reader.rate("RTQ_RATE_LIMIT", DEFAULT_RATE_LIMIT)
         consumer_key = reader.optional("RTQ_CONSUMER_KEY")
         consumer_secret = reader.optional("RTQ_CONSUMER_SECRET")
         if (consumer_key is None) != (consumer_secret is None):
@@ -107,7 +117,8 @@ class Settings:
             queue=reader.key_prefix("RTQ_QUEUE", DEFAULT_QUEUE),
             job_ttl=reader.positive_int("RTQ_JOB_TTL", DEFAULT_JOB_TTL),
             known_state_ttl=reader.positive_int("RTQ_KNOWN_STATE_TTL", DEFAULT_KNOWN_STATE_TTL),
-            rate_window=reader.positive_int("RTQ_RATE_WINDOW", DEFAULT_RATE_WINDOW),
+            rate_limit=rate_limit,
+            rate_window=rate_window,
             visibility_timeout=visibility_timeout,
             max_deliveries=reader.positive_int("RTQ_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES),
             http_connect_timeout=connect_timeout,
@@ -180,6 +191,12 @@ class _Reader:
         if not value > 0 or value == float("inf"):
             raise SettingsError(f"{name}: must be a positive number of seconds, got {raw!r}")
         return value
+
+    def rate(self, name: str, default: str) -> tuple[int, int]:
+        try:
+            return parse_rate(self.optional(name) or default)
+        except ValueError as exc:
+            raise SettingsError(f"{name}: {exc}") from None
 
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
         raw = self.optional(name)

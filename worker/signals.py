@@ -47,7 +47,8 @@ class ParkingMoverStep(bootsteps.StartStopStep):
 
     def start(self, worker: Any) -> None:
         settings = runtime.settings()
-        mover = Mover(connect(settings.redis_url), Keys(settings.key_prefix), settings.queue_key)
+        mover = Mover(connect(settings.redis_url), Keys(settings.key_prefix), settings.queue_key,
+                      (settings.rate_limit, settings.rate_window))
         self.thread = MoverThread(mover)
         self.thread.start()
 

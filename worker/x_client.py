@@ -188,7 +188,18 @@ def read_rate(headers: Mapping[str, str]) -> RateInfo:
         limit=_int_header(headers, "x-rate-limit-limit"),
         remaining=_int_header(headers, "x-rate-limit-remaining"),
         reset_at=_float_or_none(_int_header(headers, "x-rate-limit-reset")),
+        user_day=_day(headers, "x-user-limit-24hour"),
+        app_day=_day(headers, "x-app-limit-24hour"),
     )
+
+
+def _day(headers: Mapping[str, str], prefix: str
+         ) -> tuple[int | None, int | None, float | None] | None:
+    reset = _int_header(headers, f"{prefix}-reset")
+    if reset is None:
+        return None
+    return (_int_header(headers, f"{prefix}-limit"), _int_header(headers, f"{prefix}-remaining"),
+            float(reset))
 
 
 def _reset_at(headers: Mapping[str, str], rate: RateInfo, rate_window: int) -> float:

@@ -9,8 +9,10 @@ from typing import TextIO
 
 import click
 
-from worker.accounts import InvalidCredentials, parse_credentials
+from worker.accounts import AccountInfo, InvalidCredentials, parse_credentials
 from worker.cli.common import Context, emit_json, fail, handle_errors, pass_context, print_table
+from worker.ids import parse_account_id
+from worker.settings import parse_rate
 
 
 @click.group("accounts")
@@ -59,9 +61,46 @@ def list_accounts(ctx: Context, as_json: bool) -> None:
         return
     print_table(
         [[i.account_id, i.state, "own" if i.own_consumer_key else "default",
-          i.added_at or "-", i.updated_at or "-"] for i in infos],
-        ["ACCOUNT_ID", "STATE", "CONSUMER_KEY", "ADDED_AT", "UPDATED_AT"],
+          i.rate_limit or f"{ctx.settings.rate_limit}/{ctx.settings.rate_window} (default)",
+          _budget_text(i, "retweet"), _budget_text(i, "undo"), _budget_text(i, "day"),
+          str(i.held), i.added_at or "-"] for i in infos],
+        ["ACCOUNT_ID", "STATE", "CONSUMER_KEY", "RATE_LIMIT", "RETWEET_LEFT", "UNDO_LEFT",
+         "DAY_LEFT", "HELD", "ADDED_AT"],
     )
+
+
+def _budget_text(info: AccountInfo, name: str) -> str:
+    budget = info.budgets.get(name)
+    if budget is None or budget.limit is None:
+        return "-"
+    until = f" until {budget.reset_at[11:19]}" if budget.reset_at else ""
+    return f"{budget.remaining}/{budget.limit}{until}"
+
+
+@accounts_group.command("limit")
+@click.argument("account_id")
+@click.argument("rate", required=False)
+@click.option("--default", "use_default", is_flag=True, help="Go back to RTQ_RATE_LIMIT.")
+@pass_context
+@handle_errors
+def limit(ctx: Context, account_id: str, rate: str | None, use_default: bool) -> None:
+    """Set ACCOUNT_ID's calls per window per endpoint, as LIMIT/SECONDS (Pro 50/900, Basic
+    5/900, Free 1/900), until X's headers say otherwise."""
+    if (rate is None) != use_default:
+        fail("give LIMIT/SECONDS or --default", code=2)
+    account_id = parse_account_id(account_id)
+    store = ctx.accounts()
+    if not store.exists(account_id):
+        fail(f"account_id: unknown account {account_id}")
+    parsed = None
+    if rate is not None:
+        try:
+            parsed = parse_rate(rate)
+        except ValueError as exc:
+            fail(f"rate: {exc}", code=2)
+    store.set_rate_limit(account_id, parsed)
+    click.echo(f"account {account_id}: "
+               f"{rate if rate else 'RTQ_RATE_LIMIT'} per endpoint", err=True)
 
 
 @accounts_group.command("remove")

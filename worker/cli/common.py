@@ -45,7 +45,7 @@ class Context:
         fernet = None
         if need_key or self.settings.secret_keys:
             fernet = fernet_for(self.settings.require_secret_keys())
-        return AccountStore(self.redis, self.keys, fernet)
+        return AccountStore(self.redis, self.keys, fernet, queue_key=self.settings.queue_key)
 
     @cached_property
     def producer(self) -> Producer:

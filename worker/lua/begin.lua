@@ -7,10 +7,20 @@
 --                          of this one: a duplicate or a dead worker's delivery, until its lease
 --                          expires)
 --   {'skipped', known}     the known state already equals the desired one (settled here)
+--   {'held'}               the account needs re-authorization: the job waits for new
+--                          credentials (`rtq accounts add`) in the account's held list
+--   {'wait', due_ms}       no rate budget for (account, endpoint) now: the job waits in that
+--                          group's list until the mover releases it (parked here)
 --   {'go', attempts, charged, history}  the claim is ours: call X
--- KEYS: 1 job, 2 intent, 3 claim, 4 known, 5 seq
+-- KEYS: 1 job, 2 intent, 3 claim, 4 known, 5 seq, 6 account meta, 7 budget (account, endpoint),
+--       8 24-hour budget (account), 9 24-hour budget (app), 10 waiting (account, endpoint),
+--       11 groups, 12 parked messages, 13 held (account)
 -- ARGV: 1 job_id, 2 action, 3 account_id, 4 tweet_id, 5 now (ISO), 6 lease (ms), 7 job ttl (s),
---       8 max deliveries, 9 worker (host:pid), 10 claim token (unique per delivery)
+--       8 max deliveries, 9 worker (host:pid), 10 claim token (unique per delivery),
+--       11 now (ms), 12 default limit, 13 default window (s), 14 this job's message,
+--       15 group name (account:endpoint), 16 app budget key prefix ("rtq:budget:app:")
+-- KEYS[9] is the 24-hour budget of the default app (RTQ_CONSUMER_KEY); an account with its own
+-- app keys has that app's id in its meta hash, and its budget key is built from it.
 local job = KEYS[1]
 local state = redis.call('HGET', job, 'state')
 if not state then
@@ -52,12 +62,72 @@ if known == desired then
   redis.call('HDEL', job, 'deliveries', 'due_at')
   return {'skipped', known}
 end
+if redis.call('HGET', KEYS[6], 'state') == 'needs_reauth' then
+  redis.call('RPUSH', KEYS[13], ARGV[1])
+  redis.call('HSET', KEYS[12], ARGV[1], ARGV[14])
+  redis.call('HSET', job, 'state', 'deferred', 'updated_at', ARGV[5],
+    'detail', 'held: the account needs re-authorization (rtq accounts add)')
+  redis.call('HDEL', job, 'deliveries', 'due_at')
+  return {'held'}
+end
+-- Rate budgets: the (account, endpoint) window, and the 24-hour ones when X has announced them.
+local now = tonumber(ARGV[11])
+local configured = tonumber(redis.call('HGET', KEYS[6], 'rate_limit') or ARGV[12])
+local window = tonumber(redis.call('HGET', KEYS[6], 'rate_window') or ARGV[13])
+local function available(key, default_limit, default_window_ms)
+  local b = redis.call('HMGET', key, 'limit', 'remaining', 'reset')
+  local limit = tonumber(b[1]) or default_limit
+  local remaining, reset = tonumber(b[2]), tonumber(b[3])
+  if limit == nil then return nil, nil, nil end
+  if remaining == nil or reset == nil or now >= reset then
+    -- A new window opens with this call (X's windows start at the first request).
+    return limit, limit, now + default_window_ms
+  end
+  return remaining, limit, reset
+end
+local remaining, limit, reset = available(KEYS[7], configured, window * 1000)
+local wait_until = nil
+if remaining <= 0 then wait_until = reset end
+local app_key = KEYS[9]
+local own_app = redis.call('HGET', KEYS[6], 'app')
+if own_app and own_app ~= 'default' then app_key = ARGV[16] .. own_app .. ':day' end
+local day = {}
+for i, key in ipairs({KEYS[8], app_key}) do
+  if redis.call('EXISTS', key) == 1 then
+    local left, day_limit, day_reset = available(key, nil, 86400000)
+    day[i] = {left, day_limit, day_reset}
+    if left ~= nil and left <= 0 and (wait_until == nil or day_reset > wait_until) then
+      wait_until = day_reset
+    end
+  end
+end
+if wait_until ~= nil then
+  local seq = tonumber(redis.call('HGET', job, 'seq') or '0')
+  redis.call('ZADD', KEYS[10], seq, ARGV[1])
+  redis.call('HSET', KEYS[12], ARGV[1], ARGV[14])
+  redis.call('ZADD', KEYS[11], 'LT', wait_until, ARGV[15])
+  -- Its turn comes after the jobs ahead of it: one window per `limit` of them.
+  local ahead = redis.call('ZRANK', KEYS[10], ARGV[1]) or 0
+  local due = wait_until + math.floor(ahead / math.max(limit, 1)) * window * 1000
+  redis.call('HSET', job, 'state', 'deferred', 'updated_at', ARGV[5], 'due_at_ms', due)
+  redis.call('HDEL', job, 'deliveries', 'due_at')
+  return {'wait', tostring(due)}
+end
 -- Deliveries are counted only here, when a delivery is about to call X: a job waiting behind
--- another for its pair is not a poison message.
+-- another for its pair, or for a rate window, is not a poison message.
 local deliveries = redis.call('HINCRBY', job, 'deliveries', 1)
 if deliveries > tonumber(ARGV[8]) then
   return {'poison', tostring(deliveries), redis.call('HGET', job, 'attempts') or '0',
     redis.call('HGET', job, 'charged') or '0', redis.call('HGET', job, 'history') or '[]'}
+end
+-- Spend one call from every budget that applies.
+local function spend(key, left, budget_limit, budget_reset, ttl_ms)
+  redis.call('HSET', key, 'limit', budget_limit, 'remaining', left - 1, 'reset', budget_reset)
+  redis.call('PEXPIREAT', key, budget_reset + ttl_ms)
+end
+spend(KEYS[7], remaining, limit, reset, window * 1000)
+for i, key in ipairs({KEYS[8], app_key}) do
+  if day[i] ~= nil and day[i][1] ~= nil then spend(key, day[i][1], day[i][2], day[i][3], 0) end
 end
 redis.call('SET', KEYS[3], ARGV[10], 'PX', ARGV[6])
 redis.call('HSET', job, 'state', 'running', 'updated_at', ARGV[5], 'worker', ARGV[9])

@@ -1,9 +1,14 @@
 -- Enqueue one job atomically: the intent, the status record and the Celery message are written
 -- together, or nothing is (an unknown account or a vanished dead letter writes nothing).
+-- A job for an (account, endpoint) that is already waiting for its rate window joins that wait
+-- directly instead of the queue, so a saturated account's backlog never stands in the shared
+-- queue in front of other accounts' jobs.
 -- KEYS: 1 accounts, 2 seq, 3 intent, 4 job, 5 queue, 6 parked, 7 parked messages,
---       8 dlq index, 9 dlq entries
+--       8 dlq index, 9 dlq entries, 10 budget (account, endpoint), 11 waiting (account, endpoint),
+--       12 groups, 13 account meta
 -- ARGV: 1 account_id, 2 tweet_id, 3 job_id, 4 action, 5 now (ISO), 6 message, 7 job ttl (s),
---       8 job key prefix, 9 dead-letter entry to remove on replay ('' for none)
+--       8 job key prefix, 9 dead-letter entry to remove on replay ('' for none), 10 now (ms),
+--       11 default limit, 12 default window (s)
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
   return redis.error_reply('unknown_account')
 end
@@ -12,22 +17,48 @@ if ARGV[9] ~= '' and redis.call('HEXISTS', KEYS[9], ARGV[9]) == 0 then
 end
 local seq = redis.call('INCR', KEYS[2])
 local previous = redis.call('HGET', KEYS[3], 'job')
+local previous_action = redis.call('HGET', KEYS[3], 'action')
 redis.call('HSET', KEYS[3], 'seq', seq, 'job', ARGV[3], 'action', ARGV[4])
 redis.call('EXPIRE', KEYS[3], ARGV[7])
 redis.call('HSET', KEYS[4], 'action', ARGV[4], 'account_id', ARGV[1], 'tweet_id', ARGV[2],
   'state', 'queued', 'attempts', 0, 'charged', 0, 'seq', seq,
   'created_at', ARGV[5], 'updated_at', ARGV[5])
 redis.call('EXPIRE', KEYS[4], ARGV[7])
-redis.call('LPUSH', KEYS[5], ARGV[6])
--- An older job for this pair waiting in the parking lot can never win now: settle it here
--- rather than re-publishing it later only to be superseded.
-if previous and previous ~= ARGV[3] and redis.call('ZREM', KEYS[6], previous) == 1 then
+local now = tonumber(ARGV[10])
+local budget = redis.call('HMGET', KEYS[10], 'remaining', 'reset')
+local reset = tonumber(budget[2])
+local spent = reset ~= nil and reset > now and tonumber(budget[1] or '1') <= 0
+local waiting = redis.call('ZCARD', KEYS[11])
+if spent or waiting > 0 then
+  local limit = tonumber(redis.call('HGET', KEYS[13], 'rate_limit') or ARGV[11])
+  local window = tonumber(redis.call('HGET', KEYS[13], 'rate_window') or ARGV[12]) * 1000
+  local at = now
+  if reset ~= nil and reset > now then at = reset end
+  redis.call('ZADD', KEYS[11], seq, ARGV[3])
+  redis.call('HSET', KEYS[7], ARGV[3], ARGV[6])
+  redis.call('ZADD', KEYS[12], 'LT', at, ARGV[1] .. ':' .. ARGV[4])
+  -- Out of the FIFO queue already: a raw message for the pair arriving later is newer.
+  redis.call('HSET', KEYS[4], 'state', 'deferred', 'delivered', '1',
+    'due_at_ms', at + math.floor(waiting / math.max(limit, 1)) * window)
+else
+  redis.call('LPUSH', KEYS[5], ARGV[6])
+end
+-- An older job for this pair waiting in the parking lot or for a rate window can never win
+-- now: settle it here rather than publishing it later only to be superseded.
+local waiting_removed = 0
+if previous and previous_action then
+  local prefix = string.sub(ARGV[8], 1, #ARGV[8] - 4)  -- "rtq:job:" -> "rtq:"
+  waiting_removed = redis.call('ZREM', prefix .. 'waiting:' .. ARGV[1] .. ':' .. previous_action,
+    previous)
+end
+if previous and previous ~= ARGV[3] and
+    (redis.call('ZREM', KEYS[6], previous) + waiting_removed) >= 1 then
   redis.call('HDEL', KEYS[7], previous)
   local old = ARGV[8] .. previous
   if redis.call('EXISTS', old) == 1 then
     redis.call('HSET', old, 'state', 'superseded', 'reason', 'superseded by job ' .. ARGV[3],
       'updated_at', ARGV[5])
-    redis.call('HDEL', old, 'due_at')
+    redis.call('HDEL', old, 'due_at', 'due_at_ms')
   end
 end
 if ARGV[9] ~= '' then

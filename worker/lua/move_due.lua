@@ -12,7 +12,7 @@ for _, job_id in ipairs(due) do
     local job = ARGV[3] .. job_id
     if redis.call('HGET', job, 'state') == 'deferred' then
       redis.call('HSET', job, 'state', 'queued', 'updated_at', ARGV[4])
-      redis.call('HDEL', job, 'due_at')
+      redis.call('HDEL', job, 'due_at', 'due_at_ms')
     end
   end
 end

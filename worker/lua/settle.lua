@@ -23,7 +23,7 @@ if ARGV[10] ~= '' then
   redis.call('HSET', KEYS[5], ARGV[1], ARGV[12])
   redis.call('HSET', job, 'due_at', ARGV[11])
 else
-  redis.call('HDEL', job, 'due_at')
+  redis.call('HDEL', job, 'due_at', 'due_at_ms')
 end
 if ARGV[13] ~= '' then
   redis.call('HSET', KEYS[7], ARGV[13], ARGV[14])

@@ -1,0 +1,22 @@
+-- An account has new credentials: mark it active and publish the jobs held while it needed
+-- re-authorization, in the order they were held.
+-- KEYS: 1 account meta, 2 held list, 3 parked messages, 4 queue
+-- ARGV: 1 job key prefix, 2 now (ISO)
+redis.call('HSET', KEYS[1], 'state', 'active')
+local released = 0
+while true do
+  local job_id = redis.call('LPOP', KEYS[2])
+  if not job_id then break end
+  local message = redis.call('HGET', KEYS[3], job_id)
+  redis.call('HDEL', KEYS[3], job_id)
+  if message then
+    redis.call('LPUSH', KEYS[4], message)
+    local job = ARGV[1] .. job_id
+    if redis.call('HGET', job, 'state') == 'deferred' then
+      redis.call('HSET', job, 'state', 'queued', 'updated_at', ARGV[2])
+      redis.call('HDEL', job, 'detail')
+    end
+    released = released + 1
+  end
+end
+return released
