@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import datetime
 from dataclasses import dataclass
 
 import click
@@ -108,7 +109,9 @@ def _run(redis_server: RedisServer, admin: EmulatorAdmin, x_url: str, workdir: s
         calls = [c for c in admin.calls() if c["action"] in ("retweet", "undo")]
         by_status = Counter(str(c["status"]) for c in calls)
         dead = DeadLetters(client, keys).list()
-        say(f"\nX received {len(calls)} calls: "
+        say(f"\nbob may make {LIMITED_CALLS} calls per {RATE_WINDOW}s: rtq learned that from X's "
+            "headers, so his other jobs waited for the next window instead of being refused.")
+        say(f"X received {len(calls)} calls: "
             + ", ".join(f"{n} x HTTP {s}" for s, n in sorted(by_status.items())))
         say(f"dead-letter queue: {len(dead)} entr{'y' if len(dead) == 1 else 'ies'} "
             + ", ".join(f"{d.reason} ({d.detail})" for d in dead))
@@ -133,15 +136,23 @@ def _wait(jobs: JobStore, ids: list[str], timeout: float) -> bool:
 
 
 def _table(planned: list[Planned], statuses: list[JobStatus], names: dict[str, str]) -> None:
-    rows = [("WHAT", "ACCOUNT", "ACTION", "TWEET", "STATE", "CALLS", "REASON")]
+    rows = [("WHAT", "ACCOUNT", "ACTION", "TWEET", "STATE", "CALLS", "TOOK", "REASON")]
     for plan, status in zip(planned, statuses, strict=True):
         rows.append((plan.label, names[plan.account], status.action, status.tweet_id or "",
-                     status.state, str(status.attempts), status.reason or ""))
+                     status.state, str(status.attempts), _took(status), status.reason or ""))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     click.echo("")
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
                    .rstrip())
+
+
+def _took(status: JobStatus) -> str:
+    if not status.created_at or not status.updated_at:
+        return "-"
+    started = datetime.fromisoformat(status.created_at)
+    ended = datetime.fromisoformat(status.updated_at)
+    return f"{(ended - started).total_seconds():.1f}s"
 
 
 def _give_up(log_path: str) -> int:
