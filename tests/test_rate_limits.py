@@ -62,6 +62,8 @@ def test_x_headers_teach_the_budget(rtq: Rtq, worker: object) -> None:
 def test_an_idle_account_is_not_delayed_by_a_huge_backlog(rtq: Rtq, worker: object) -> None:
     """10,000 jobs waiting for one account's window; another account's jobs finish in < 1 s."""
     busy, idle = rtq.add_account(), rtq.add_account()
+    # A Free-tier account: X allows it 1 call per 15 minutes, and rtq is told so up front.
+    rtq.admin.configure(user_rate_limits={busy.account_id: 1})
     rtq.accounts.set_rate_limit(busy.account_id, (1, 900))
     rtq.wait_terminal(rtq.producer.enqueue("retweet", busy.account_id, "0"))
     backlog = [JobRequest.create("retweet", busy.account_id, str(t)) for t in range(1, 10_001)]
@@ -108,6 +110,7 @@ def test_a_401_holds_the_accounts_jobs_until_new_credentials(rtq: Rtq, worker: o
 def test_per_account_limits_for_mixed_tiers(rtq: Rtq, worker: object) -> None:
     """`rtq accounts limit` gives a Free-tier account 1 call per window while others run."""
     free, pro = rtq.add_account(), rtq.add_account()
+    rtq.admin.configure(user_rate_limits={free.account_id: 1})
     result = rtq.cli("accounts", "limit", free.account_id, "1/900")
     assert result.returncode == 0, result.stderr
     free_jobs = [rtq.producer.enqueue("retweet", free.account_id, str(t)) for t in range(3)]
@@ -133,3 +136,14 @@ def test_a_24_hour_limit_announced_by_x_is_honoured(rtq: Rtq, worker: object) ->
     due = wait_for(lambda: rtq.status(job_id).due_at, 5, "a due time")
     assert due > status.updated_at  # about a day later
     assert [c["status"] for c in rtq.x_calls(account.account_id)] == [200, 200]
+
+
+def test_a_higher_limit_learned_from_x_raises_the_budget(rtq: Rtq, worker: object) -> None:
+    """rtq assumes 50 per window; X says 80: all 80 jobs run now, none waits 15 minutes."""
+    rtq.admin.configure(rate_limit=80)
+    account = rtq.add_account()
+    ids = rtq.producer.enqueue_many(
+        [JobRequest.create("retweet", account.account_id, str(t)) for t in range(80)])
+    statuses = rtq.wait_terminal(*ids, timeout=30)
+    assert {s.state for s in statuses} == {"succeeded"}
+    assert len(rtq.x_calls(account.account_id)) == 80

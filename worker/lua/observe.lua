@@ -1,5 +1,7 @@
--- Learn rate budgets from X's answer headers. X is the authority; within a window we only ever
--- lower what is left (other calls of ours may be in flight), and a later window replaces ours.
+-- Learn rate budgets from X's answer headers. X is the authority; a later window replaces ours.
+-- Within a window, what is left is X's limit minus the larger of what we have spent (calls of
+-- ours may still be in flight, unseen by this answer) and what X has counted (others may have
+-- spent some too): a limit higher than we assumed raises it, a lower one cuts it.
 -- When jobs wait for this (account, endpoint), their release is re-timed to what X says.
 -- KEYS: 1 budget (account, endpoint), 2 24-hour budget (account), 3 24-hour budget (app),
 --       4 groups
@@ -12,17 +14,20 @@ local SAME_WINDOW_MS = 2000
 local function observe(key, limit, remaining, reset, exhausted)
   if reset == '' then return end
   reset = tonumber(reset)
-  local current = redis.call('HMGET', key, 'remaining', 'reset')
+  local current = redis.call('HMGET', key, 'remaining', 'reset', 'limit')
   local left = tonumber(remaining)
   if exhausted then left = 0 end
-  local known_reset = tonumber(current[2])
-  if limit ~= '' then redis.call('HSET', key, 'limit', limit) end
+  local known_left, known_reset = tonumber(current[1]), tonumber(current[2])
+  local known_limit = tonumber(current[3])
+  local new_limit = tonumber(limit) or known_limit
+  if new_limit ~= nil then redis.call('HSET', key, 'limit', new_limit) end
   if left ~= nil then
-    local known_left = tonumber(current[1])
-    if known_reset == nil or reset > known_reset + SAME_WINDOW_MS or known_left == nil
-        or left < known_left then
-      redis.call('HSET', key, 'remaining', left)
+    if known_reset ~= nil and reset <= known_reset + SAME_WINDOW_MS and known_left ~= nil
+        and known_limit ~= nil and new_limit ~= nil then
+      local ours = new_limit - (known_limit - known_left)
+      if ours < left then left = ours end
     end
+    redis.call('HSET', key, 'remaining', left)
   end
   redis.call('HSET', key, 'reset', reset)
   redis.call('PEXPIREAT', key, reset + tonumber(ARGV[11]) * 1000)
