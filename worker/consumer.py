@@ -13,6 +13,7 @@ from worker.dlq import DeadLetter, DeadLetters, new_entry_id
 from worker.intake import check_body
 from worker.keys import Keys
 from worker.messages import TASK_NAMES
+from worker.observability import report_dead_letter
 from worker.redis_client import connect
 from worker.service import echo
 from worker.transport import UNREADABLE_HEADER
@@ -37,6 +38,8 @@ def dead_letter_unreadable(
     )
     client, keys = connect(settings.redis_url), Keys(settings.key_prefix)
     DeadLetters(client, keys).add(entry, clock.ms(clock.now()))
+    client.hincrby(keys.outcomes, "dead", 1)
+    report_dead_letter(entry)
     if job_id and action and not client.exists(keys.job(job_id)):
         # So that `rtq status` tells the truth about a job that never reached our task.
         client.hset(keys.job(job_id), mapping={

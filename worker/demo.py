@@ -12,8 +12,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 
 import click
 from cryptography.fernet import Fernet

@@ -80,6 +80,20 @@ class Keys:
         return f"{self.prefix}:held:{account_id}"
 
     @property
+    def outcomes(self) -> str:
+        """Hash outcome -> count of jobs that reached it (for metrics)."""
+        return f"{self.prefix}:stats:outcomes"
+
+    @property
+    def call_statuses(self) -> str:
+        """Hash HTTP status (or "none" when X never answered) -> count of calls to X."""
+        return f"{self.prefix}:stats:calls"
+
+    def worker(self, name: str) -> str:
+        """A worker's heartbeat (expires when it stops beating)."""
+        return f"{self.prefix}:worker:{name}"
+
+    @property
     def dlq_index(self) -> str:
         """Sorted set entry_id -> failed_at (ms)."""
         return f"{self.prefix}:dlq"

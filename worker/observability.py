@@ -74,6 +74,25 @@ def scrub(value: Any) -> Any:
     return value
 
 
+def report_dead_letter(entry: Any) -> None:
+    """One Sentry event per dead-lettered job (never per retry), tagged for triage.
+    A no-op without SENTRY_DSN."""
+    if not _sentry_ready:
+        return
+    import sentry_sdk
+
+    with sentry_sdk.new_scope() as scope:
+        scope.set_tag("account_id", entry.account_id or "unknown")
+        scope.set_tag("action", entry.action or "unknown")
+        scope.set_tag("reason", entry.reason)
+        scope.set_tag("x_status", str(entry.http_status) if entry.http_status else "none")
+        scope.set_context("dead_letter", {"job_id": entry.job_id, "entry_id": entry.id,
+                                          "tweet_id": entry.tweet_id, "attempts": entry.attempts,
+                                          "detail": entry.detail})
+        scope.fingerprint = ["rtq-dead-letter", entry.reason, entry.action or "unknown"]
+        sentry_sdk.capture_message(f"job dead-lettered: {entry.reason}", level="error")
+
+
 def before_send(event: Any, hint: Any) -> Any:
     return scrub(event)
 

@@ -9,8 +9,10 @@ script, so each due job is published exactly once whichever worker moves it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 
 import redis
 
@@ -48,12 +50,20 @@ class Mover:
         return int(moved) + int(released)
 
 
-class MoverThread(threading.Thread):
-    """Runs `Mover.move_due` every MOVE_INTERVAL seconds until stopped."""
+HEARTBEAT_EVERY = 2.0
+HEARTBEAT_TTL = 10
 
-    def __init__(self, mover: Mover, interval: float = MOVE_INTERVAL) -> None:
+
+class MoverThread(threading.Thread):
+    """Runs `Mover.move_due` every MOVE_INTERVAL seconds until stopped, and keeps the worker's
+    heartbeat (a key that expires HEARTBEAT_TTL seconds after the worker stops beating)."""
+
+    def __init__(self, mover: Mover, interval: float = MOVE_INTERVAL,
+                 heartbeat: tuple[redis.Redis, str] | None = None) -> None:
         super().__init__(name="rtq-parking-mover", daemon=True)
         self._mover = mover
+        self._heartbeat = heartbeat
+        self._last_beat = 0.0
         self._interval = interval
         self._stopped = threading.Event()
         self._failing = False
@@ -63,6 +73,7 @@ class MoverThread(threading.Thread):
             try:
                 while self._mover.move_due() >= MOVE_BATCH:
                     pass
+                self._beat()
                 if self._failing:
                     log.info("parking mover: Redis reachable again")
                     self._failing = False
@@ -73,5 +84,16 @@ class MoverThread(threading.Thread):
                                 type(exc).__name__)
                     self._failing = True
 
+    def _beat(self) -> None:
+        if self._heartbeat is None or time.monotonic() - self._last_beat < HEARTBEAT_EVERY:
+            return
+        client, key = self._heartbeat
+        client.set(key, clock.now_iso(), ex=HEARTBEAT_TTL)
+        self._last_beat = time.monotonic()
+
     def stop(self) -> None:
         self._stopped.set()
+        if self._heartbeat is not None:
+            client, key = self._heartbeat
+            with contextlib.suppress(redis.RedisError):
+                client.delete(key)

@@ -43,6 +43,7 @@ from worker.errors import (
 from worker.ids import InvalidId, parse_account_id, parse_tweet_id
 from worker.keys import Keys
 from worker.messages import ACTIONS, build_message
+from worker.observability import report_dead_letter
 from worker.scripts import Scripts
 from worker.settings import Settings
 from worker.x_client import XClient
@@ -197,6 +198,10 @@ class JobService:
             ],
         )
         kind = verdict[0]
+        if kind in ("superseded", "skipped", "busy", "wait", "held"):
+            outcome = {"superseded": Outcome.SUPERSEDED, "skipped": Outcome.SKIPPED}.get(
+                kind, Outcome.DEFERRED)
+            self._redis.hincrby(keys.outcomes, outcome.value, 1)
         if kind == "done":
             return Outcome(verdict[1]), 0, "duplicate delivery"
         if kind == "mismatch":
@@ -254,34 +259,39 @@ class JobService:
         progress.attempts += 1
         progress.charged += 1
         self._record(progress, called_at, "succeeded", answer.http_status)
-        self._settle(job, progress, Outcome.SUCCEEDED, known=answer.retweeted, rate=answer.rate)
+        self._settle(job, progress, Outcome.SUCCEEDED, known=answer.retweeted, rate=answer.rate,
+                     call_status=str(answer.http_status))
         return Outcome.SUCCEEDED, progress.attempts, None
 
     def _on_error(
         self, job: Job, progress: _Progress, exc: XError, called_at: float
     ) -> tuple[Outcome, int, str | None]:
         progress.attempts += 1
+        status = str(exc.http_status) if exc.http_status else "none"
         if isinstance(exc, RateLimited):
             # Not a failure: wait for the window, spend no attempt.
             self._record(progress, called_at, "rate_limited", exc.http_status)
             due = max(exc.reset_at, clock.now()) + self._rng.uniform(0.25, 1)
             self._settle(job, progress, Outcome.DEFERRED, due=due, rate=exc.rate,
-                         rate_limited=True)
+                         rate_limited=True, call_status=status)
             return Outcome.DEFERRED, progress.attempts, None
         progress.charged += 1
         if isinstance(exc, RetryableXError):
             self._record(progress, called_at, "error", exc.http_status, exc.detail)
             if progress.charged >= self._settings.max_attempts:
                 self._settle_dead(job, progress, "retries_exhausted", exc.http_status,
-                                  f"{progress.charged} attempts failed; last: {exc.detail}")
+                                  f"{progress.charged} attempts failed; last: {exc.detail}",
+                                  call_status=status)
                 return Outcome.DEAD, progress.attempts, "retries_exhausted"
             due = clock.now() + self._backoff(progress.charged)
             self._settle(job, progress, Outcome.DEFERRED, due=due,
-                         http_status=exc.http_status, detail=exc.detail, rate=exc.rate)
+                         http_status=exc.http_status, detail=exc.detail, rate=exc.rate,
+                         call_status=status)
             return Outcome.DEFERRED, progress.attempts, None
         assert isinstance(exc, PermanentXError)
         self._record(progress, called_at, exc.reason, exc.http_status, exc.detail)
-        self._settle_dead(job, progress, exc.reason, exc.http_status, exc.detail, rate=exc.rate)
+        self._settle_dead(job, progress, exc.reason, exc.http_status, exc.detail, rate=exc.rate,
+                          call_status=status)
         return Outcome.DEAD, progress.attempts, exc.reason
 
     def _backoff(self, failures: int) -> float:
@@ -310,12 +320,18 @@ class JobService:
         due: float | None = None, reason: str = "", http_status: int | None = None,
         detail: str = "", dead_letter: DeadLetter | None = None,
         rate: RateInfo | None = None, rate_limited: bool = False,
+        call_status: str | None = None,
     ) -> None:
+        """Record the outcome. `call_status` is the HTTP status of the call this delivery made
+        ("none" if X never answered), or None if it made no call."""
         now = clock.now()
         keys = self._keys
         message = build_message(job.action, job.job_id, job.account_id, job.tweet_id) if due else ""
         # One round trip: the outcome, what X said of the budgets, and the account's health.
         pipe = self._redis.pipeline(transaction=False)
+        pipe.hincrby(keys.outcomes, outcome.value, 1)
+        if call_status is not None:
+            pipe.hincrby(keys.call_statuses, call_status, 1)
         if rate is not None or rate_limited:
             self._observe(pipe, job, rate, rate_limited, now)
         if http_status == 401:
@@ -358,7 +374,7 @@ class JobService:
 
     def _settle_dead(
         self, job: Job, progress: _Progress, reason: str, http_status: int | None, detail: str,
-        rate: RateInfo | None = None,
+        rate: RateInfo | None = None, call_status: str | None = None,
     ) -> None:
         entry = DeadLetter(
             id=new_entry_id(), job_id=job.job_id, action=job.action, account_id=job.account_id,
@@ -366,7 +382,8 @@ class JobService:
             attempts=progress.attempts, failed_at=clock.now_iso(), history=tuple(progress.history),
         )
         self._settle(job, progress, Outcome.DEAD, reason=reason, http_status=http_status,
-                     detail=detail, dead_letter=entry, rate=rate)
+                     detail=detail, dead_letter=entry, rate=rate, call_status=call_status)
+        report_dead_letter(entry)
 
     def _park_busy(self, job: Job) -> None:
         """Another delivery holds the pair: come back shortly, without touching its claim."""
@@ -415,7 +432,9 @@ class JobService:
             pipe.hsetnx(job_key, "created_at", clock.iso(now))
             pipe.hsetnx(job_key, "attempts", "0")
             pipe.expire(job_key, self._settings.job_ttl)
+        pipe.hincrby(self._keys.outcomes, Outcome.DEAD.value, 1)
         pipe.execute()
+        report_dead_letter(entry)
 
     def _log(
         self, job_id: str, action: str, kwargs: Mapping[str, Any], outcome: Outcome,

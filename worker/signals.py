@@ -47,9 +47,9 @@ class ParkingMoverStep(bootsteps.StartStopStep):
 
     def start(self, worker: Any) -> None:
         settings = runtime.settings()
-        mover = Mover(connect(settings.redis_url), Keys(settings.key_prefix), settings.queue_key,
-                      (settings.rate_limit, settings.rate_window))
-        self.thread = MoverThread(mover)
+        client, keys = connect(settings.redis_url), Keys(settings.key_prefix)
+        mover = Mover(client, keys, settings.queue_key, (settings.rate_limit, settings.rate_window))
+        self.thread = MoverThread(mover, heartbeat=(client, keys.worker(worker.hostname)))
         self.thread.start()
 
     def stop(self, worker: Any) -> None:
