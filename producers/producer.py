@@ -41,7 +41,8 @@ class Producer:
         return self.enqueue_many([request])[0]
 
     def enqueue_many(
-        self, requests: Iterable[JobRequest], *, replaces: Sequence[str] | None = None
+        self, requests: Iterable[JobRequest], *, replaces: Sequence[str] | None = None,
+        require_account: bool = True,
     ) -> list[str]:
         """Enqueue validated jobs in pipelined batches; returns their ids in order.
 
@@ -50,15 +51,17 @@ class Producer:
         in the same atomic step as each job is enqueued.
         """
         jobs = list(requests)
-        self._check_accounts(jobs)
+        if require_account:
+            self._check_accounts(jobs)
         ids: list[str] = []
         for start in range(0, len(jobs), BATCH_SIZE):
             batch = jobs[start:start + BATCH_SIZE]
             entries = replaces[start:start + BATCH_SIZE] if replaces else [""] * len(batch)
-            ids.extend(self._enqueue_batch(batch, entries))
+            ids.extend(self._enqueue_batch(batch, entries, require_account))
         return ids
 
-    def _enqueue_batch(self, batch: list[JobRequest], entries: Sequence[str]) -> list[str]:
+    def _enqueue_batch(self, batch: list[JobRequest], entries: Sequence[str],
+                       require_account: bool = True) -> list[str]:
         moment = clock.now()
         now, now_ms = clock.iso(moment), clock.ms(moment)
         keys = self._keys
@@ -79,7 +82,7 @@ class Producer:
                         job.account_id, job.tweet_id, job_id, job.action, now,
                         build_message(job.action, job_id, job.account_id, job.tweet_id),
                         settings.job_ttl, keys.job(""), entry, now_ms, settings.rate_limit,
-                        settings.rate_window,
+                        settings.rate_window, "" if require_account else "1",
                     ],
                     client=pipe,
                 )

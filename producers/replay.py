@@ -3,13 +3,12 @@ its pair); the entry is removed in the same atomic step, only once the new job i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from producers.errors import InvalidJob
 from producers.job_request import JobRequest
 from producers.producer import Producer
-from worker.dlq import NOT_REPLAYABLE, DeadLetter, DeadLetters
+from worker.dlq import NOT_REPLAYABLE, PERMANENT, DeadLetter
 
 
 @dataclass(frozen=True)
@@ -18,20 +17,29 @@ class Replayed:
     job_id: str
 
 
-def replayable(entry: DeadLetter) -> JobRequest:
-    """The job to enqueue again, or InvalidJob saying why this entry cannot be replayed."""
+def replayable(entry: DeadLetter, *, force: bool = False) -> JobRequest:
+    """The job to enqueue again, or InvalidJob saying why this entry is not replayed."""
     if entry.reason in NOT_REPLAYABLE:
         raise InvalidJob("id", f"entry {entry.id} is a {entry.reason} and cannot be replayed")
     if entry.action is None or entry.account_id is None or entry.tweet_id is None:
         raise InvalidJob("id", f"entry {entry.id} lacks its action or ids")
+    if entry.reason in PERMANENT and not force:
+        raise InvalidJob("id", f"entry {entry.id} failed for a permanent reason "
+                         f"({entry.reason}): fix the cause, then replay with --force")
     return JobRequest.create(entry.action, entry.account_id, entry.tweet_id)
 
 
-def replay(producer: Producer, dead_letters: DeadLetters,
-           entries: Iterable[DeadLetter]) -> list[Replayed]:
-    done: list[Replayed] = []
-    for entry in entries:
-        request = replayable(entry)
+def replay_one(producer: Producer, entry: DeadLetter, *, force: bool = False) -> Replayed:
+    """Enqueue `entry` again; with force, even for an account rtq has no credentials for."""
+    request = replayable(entry, force=force)
+    try:
         job_id = producer.enqueue_many([request], replaces=[entry.id])[0]
-        done.append(Replayed(entry.id, job_id))
-    return done
+    except InvalidJob as exc:
+        if not force or exc.field != "account_id":
+            if exc.field == "account_id":
+                raise InvalidJob("account_id", f"{exc.reason}; replay with --force to enqueue "
+                                 "it anyway") from None
+            raise
+        job_id = producer.enqueue_many([request], replaces=[entry.id],
+                                       require_account=False)[0]
+    return Replayed(entry.id, job_id)

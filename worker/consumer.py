@@ -37,7 +37,8 @@ def dead_letter_unreadable(
         failed_at=clock.now_iso(),
     )
     client, keys = connect(settings.redis_url), Keys(settings.key_prefix)
-    DeadLetters(client, keys).add(entry, clock.ms(clock.now()))
+    DeadLetters(client, keys, max_entries=settings.dlq_max, ttl=settings.dlq_ttl).add(
+        entry, clock.ms(clock.now()))
     client.hincrby(keys.outcomes, "dead", 1)
     report_dead_letter(entry)
     if job_id and action and not client.exists(keys.job(job_id)):

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import redis
 
@@ -51,6 +52,8 @@ class Mover:
 
 
 HEARTBEAT_EVERY = 2.0
+# Expiring old dead letters (RTQ_DLQ_TTL) needs no precision: once a minute is plenty.
+HOUSEKEEPING_EVERY = 60.0
 HEARTBEAT_TTL = 10
 
 
@@ -59,11 +62,14 @@ class MoverThread(threading.Thread):
     heartbeat (a key that expires HEARTBEAT_TTL seconds after the worker stops beating)."""
 
     def __init__(self, mover: Mover, interval: float = MOVE_INTERVAL,
-                 heartbeat: tuple[redis.Redis, str] | None = None) -> None:
+                 heartbeat: tuple[redis.Redis, str] | None = None,
+                 housekeeping: Callable[[], object] | None = None) -> None:
         super().__init__(name="rtq-parking-mover", daemon=True)
         self._mover = mover
         self._heartbeat = heartbeat
+        self._housekeeping = housekeeping
         self._last_beat = 0.0
+        self._last_housekeeping = 0.0
         self._interval = interval
         self._stopped = threading.Event()
         self._failing = False
@@ -74,6 +80,10 @@ class MoverThread(threading.Thread):
                 while self._mover.move_due() >= MOVE_BATCH:
                     pass
                 self._beat()
+                if (self._housekeeping is not None
+                        and time.monotonic() - self._last_housekeeping >= HOUSEKEEPING_EVERY):
+                    self._last_housekeeping = time.monotonic()
+                    self._housekeeping()
                 if self._failing:
                     log.info("parking mover: Redis reachable again")
                     self._failing = False

@@ -26,4 +26,5 @@ class Scripts:
         self.observe: Script = client.register_script(_source("observe"))
         self.release: Script = client.register_script(_source("release"))
         self.release_held: Script = client.register_script(_source("release_held"))
+        self.trim_dlq: Script = client.register_script(_source("trim_dlq"))
 

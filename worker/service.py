@@ -29,7 +29,7 @@ import redis
 
 from worker import clock
 from worker.accounts import AccountStore, CredentialsUnreadable, app_id
-from worker.dlq import DeadLetter, DeadLetters, new_entry_id
+from worker.dlq import DeadLetter, DeadLetters, log_trim, new_entry_id
 from worker.errors import (
     MalformedMessage,
     PermanentXError,
@@ -146,7 +146,8 @@ class JobService:
         self._accounts = accounts
         self._x = x_client
         self._scripts = Scripts(client)
-        self._dead_letters = DeadLetters(client, self._keys)
+        self._dead_letters = DeadLetters(client, self._keys, max_entries=settings.dlq_max,
+                                         ttl=settings.dlq_ttl)
         self._worker = worker_name or socket.gethostname()
         self._rng = rng or random.Random()
         self._default_app = app_id(settings.consumer_key) if settings.consumer_key else "default"
@@ -354,7 +355,12 @@ class JobService:
             ],
             client=pipe,
         )
-        pipe.execute()
+        if dead_letter is not None:
+            self._dead_letters.trim(pipe)
+        results = pipe.execute()
+        if dead_letter is not None:
+            aged, capped = (int(n) for n in results[-1])
+            log_trim(aged, capped, self._settings.dlq_max, self._settings.dlq_ttl)
 
     def _observe(self, pipe: Any, job: Job, rate: RateInfo | None, rate_limited: bool,
                  now: float) -> None:
@@ -434,6 +440,7 @@ class JobService:
             pipe.expire(job_key, self._settings.job_ttl)
         pipe.hincrby(self._keys.outcomes, Outcome.DEAD.value, 1)
         pipe.execute()
+        self._dead_letters.trim()
         report_dead_letter(entry)
 
     def _log(

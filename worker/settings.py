@@ -30,6 +30,8 @@ DEFAULT_HTTP_CONNECT_TIMEOUT = 3.05
 DEFAULT_HTTP_READ_TIMEOUT = 10.0
 DEFAULT_MAX_DELIVERIES = 5
 DEFAULT_LOG_FORMAT = "text"
+DEFAULT_DLQ_MAX = 100_000
+DEFAULT_DLQ_TTL = 30 * 24 * 3600
 
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DEFAULT_QUEUE = "rtq"
@@ -71,6 +73,8 @@ class Settings:
     http_connect_timeout: float = DEFAULT_HTTP_CONNECT_TIMEOUT
     http_read_timeout: float = DEFAULT_HTTP_READ_TIMEOUT
     log_format: str = DEFAULT_LOG_FORMAT
+    dlq_max: int = DEFAULT_DLQ_MAX
+    dlq_ttl: int = DEFAULT_DLQ_TTL
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -124,6 +128,8 @@ class Settings:
             http_connect_timeout=connect_timeout,
             http_read_timeout=read_timeout,
             log_format=reader.choice("RTQ_LOG_FORMAT", ("text", "json"), DEFAULT_LOG_FORMAT),
+            dlq_max=reader.positive_int("RTQ_DLQ_MAX", DEFAULT_DLQ_MAX),
+            dlq_ttl=reader.positive_int("RTQ_DLQ_TTL", DEFAULT_DLQ_TTL),
         )
 
     @property

@@ -10,6 +10,7 @@ from celery import bootsteps, signals
 
 from worker import runtime
 from worker.celery_app import app
+from worker.dlq import DeadLetters
 from worker.keys import Keys
 from worker.observability import setup_logging, setup_sentry
 from worker.parking import Mover, MoverThread
@@ -49,7 +50,10 @@ class ParkingMoverStep(bootsteps.StartStopStep):
         settings = runtime.settings()
         client, keys = connect(settings.redis_url), Keys(settings.key_prefix)
         mover = Mover(client, keys, settings.queue_key, (settings.rate_limit, settings.rate_window))
-        self.thread = MoverThread(mover, heartbeat=(client, keys.worker(worker.hostname)))
+        dead_letters = DeadLetters(client, keys, max_entries=settings.dlq_max,
+                                   ttl=settings.dlq_ttl)
+        self.thread = MoverThread(mover, heartbeat=(client, keys.worker(worker.hostname)),
+                                  housekeeping=dead_letters.trim)
         self.thread.start()
 
     def stop(self, worker: Any) -> None:

@@ -57,7 +57,8 @@ class Context:
 
     @cached_property
     def dead_letters(self) -> DeadLetters:
-        return DeadLetters(self.redis, self.keys)
+        return DeadLetters(self.redis, self.keys, max_entries=self.settings.dlq_max,
+                           ttl=self.settings.dlq_ttl)
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)

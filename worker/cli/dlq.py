@@ -1,33 +1,80 @@
-"""`rtq dlq ...`: list, show, replay, purge the dead-letter queue."""
+"""`rtq dlq ...`: list, show, replay, purge and export the dead-letter queue.
+
+`list`, `replay`, `purge` and `export` share the filters --reason, --account, --since, --limit.
+"""
 
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
 
 import click
 
 from producers.errors import InvalidJob
-from producers.replay import replay as replay_entries
-from worker.cli.common import Context, emit_json, fail, handle_errors, pass_context, print_table
-from worker.dlq import NOT_REPLAYABLE, REASONS, DeadLetter
+from producers.replay import replay_one
+from worker.cli.common import (
+    Context,
+    emit_json,
+    fail,
+    handle_errors,
+    pass_context,
+    print_table,
+    progress,
+)
+from worker.dlq import NOT_REPLAYABLE, REASONS, DeadLetter, Filter, parse_since
+from worker.ids import InvalidId, parse_account_id
+
+
+def filters(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The filter options every bulk command takes."""
+    options = [
+        click.option("--reason", type=click.Choice(REASONS), default=None,
+                     help="Only entries dead-lettered for this reason."),
+        click.option("--account", "account_id", default=None,
+                     help="Only this account's entries."),
+        click.option("--since", default=None,
+                     help="Only entries that failed since: an ISO-8601 time or a duration "
+                          "back from now (30m, 2h, 7d)."),
+        click.option("--limit", type=click.IntRange(min=1), default=None,
+                     help="At most this many entries (oldest first)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _where(reason: str | None, account_id: str | None, since: str | None) -> Filter:
+    try:
+        account = parse_account_id(account_id) if account_id is not None else None
+    except InvalidId as exc:
+        fail(f"account: {exc}", code=2)
+    try:
+        moment = parse_since(since) if since is not None else None
+    except ValueError as exc:
+        fail(f"since: {exc}", code=2)
+    return Filter(reason=reason, account_id=account, since=moment)
+
+
+def _select(ctx: Context, where: Filter, limit: int | None) -> list[DeadLetter]:
+    return ctx.dead_letters.list(where=where, limit=limit)
 
 
 @click.group("dlq")
 def dlq_group() -> None:
-    """Inspect, replay and purge dead letters (jobs that could not succeed)."""
+    """Inspect, replay, purge and export dead letters (jobs that could not succeed)."""
 
 
 @dlq_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--reason", type=click.Choice(REASONS), default=None)
-@click.option("--account", "account_id", default=None, help="Only this account's entries.")
-@click.option("--limit", type=click.IntRange(min=1), default=None)
+@filters
 @pass_context
 @handle_errors
 def list_entries(ctx: Context, as_json: bool, reason: str | None, account_id: str | None,
-                 limit: int | None) -> None:
+                 since: str | None, limit: int | None) -> None:
     """List dead letters, oldest first."""
-    entries = ctx.dead_letters.list(reason=reason, account_id=account_id, limit=limit)
+    entries = _select(ctx, _where(reason, account_id, since), limit)
     if as_json:
         for entry in entries:
             document = entry.as_dict()
@@ -65,51 +112,119 @@ def show(ctx: Context, entry_id: str, as_json: bool) -> None:
 
 @dlq_group.command("replay")
 @click.argument("entry_ids", nargs=-1)
-@click.option("--all", "replay_all", is_flag=True, help="Replay every replayable entry.")
+@click.option("--all", "replay_all", is_flag=True, help="Every replayable entry.")
+@filters
+@click.option("--rate", default=None, metavar="N/s",
+              help="Enqueue at most N jobs per second, so a mass replay does not stampede X.")
+@click.option("--force", is_flag=True,
+              help="Also replay entries that failed for a permanent reason, or whose account "
+                   "rtq no longer has.")
 @pass_context
 @handle_errors
-def replay(ctx: Context, entry_ids: tuple[str, ...], replay_all: bool) -> None:
-    """Enqueue the original action of each entry again as a new job; prints the new job ids."""
-    if bool(entry_ids) == replay_all:
-        fail("give entry ids or --all (not both)", code=2)
-    entries: list[DeadLetter] = []
+def replay(ctx: Context, entry_ids: tuple[str, ...], replay_all: bool, reason: str | None,
+           account_id: str | None, since: str | None, limit: int | None, rate: str | None,
+           force: bool) -> None:
+    """Enqueue each entry's original action again as a new job; prints the new job ids.
+
+    Give entry ids, or --all, or filters. An entry that is not replayed (malformed, permanent
+    without --force, account gone) is reported on stderr; the others go on; exit status 1.
+    """
+    where = _where(reason, account_id, since)
+    if bool(entry_ids) == (replay_all or not where.empty or limit is not None):
+        fail("give entry ids, or --all / filters (not both)", code=2)
+    interval = _interval(rate)
     failures = 0
-    if replay_all:
-        entries = [e for e in ctx.dead_letters.list() if e.reason not in NOT_REPLAYABLE]
-    else:
+    entries: list[DeadLetter] = []
+    if entry_ids:
         for entry_id in entry_ids:
             entry = ctx.dead_letters.get(entry_id)
             if entry is None:
                 click.echo(f"{entry_id}: id: unknown dead-letter entry", err=True)
                 failures += 1
-                continue
-            entries.append(entry)
-    # Each entry on its own: one that cannot be replayed is reported and the rest go on.
-    for entry in entries:
-        try:
-            (done,) = replay_entries(ctx.producer, ctx.dead_letters, [entry])
-        except InvalidJob as exc:
-            click.echo(f"{entry.id}: {exc}", err=True)
-            failures += 1
-            continue
-        click.echo(done.job_id)
+            else:
+                entries.append(entry)
+    else:
+        entries = [e for e in _select(ctx, where, limit) if e.reason not in NOT_REPLAYABLE]
+    next_at = time.monotonic()
+    with progress(len(entries), "replaying", len(entries) > 100) as advance:
+        for entry in entries:
+            if interval:
+                time.sleep(max(0.0, next_at - time.monotonic()))
+                next_at = max(next_at, time.monotonic()) + interval
+            try:
+                done = replay_one(ctx.producer, entry, force=force)
+            except InvalidJob as exc:
+                click.echo(f"{entry.id}: {exc}", err=True)
+                failures += 1
+            else:
+                click.echo(done.job_id)
+            advance(1)
     if failures:
         fail(f"{failures} entr{'y' if failures == 1 else 'ies'} not replayed")
 
 
 @dlq_group.command("purge")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@filters
 @pass_context
 @handle_errors
-def purge(ctx: Context, yes: bool) -> None:
-    """Delete every dead letter."""
+def purge(ctx: Context, yes: bool, reason: str | None, account_id: str | None,
+          since: str | None, limit: int | None) -> None:
+    """Delete dead letters: all of them, or those the filters select."""
+    where = _where(reason, account_id, since)
+    selected = None if where.empty and limit is None else _select(ctx, where, limit)
+    count = ctx.dead_letters.count() if selected is None else len(selected)
     if not yes:
         if not sys.stdin.isatty():
             fail("refusing to purge without --yes (stdin is not a terminal)")
-        count = ctx.dead_letters.count()
-        click.confirm(f"Delete all {count} dead letters?", abort=True, err=True)
-    removed = ctx.dead_letters.purge()
+        click.confirm(f"Delete {count} dead letters?", abort=True, err=True)
+    if selected is None:
+        removed = ctx.dead_letters.purge()
+    else:
+        removed = ctx.dead_letters.remove(e.id for e in selected)
     click.echo(f"purged {removed} dead letter(s)", err=True)
+
+
+@dlq_group.command("export")
+@click.argument("target", type=click.File("w"))
+@filters
+@pass_context
+@handle_errors
+def export(ctx: Context, target: TextIO, reason: str | None, account_id: str | None,
+           since: str | None, limit: int | None) -> None:
+    """Write entries as JSON Lines that `rtq enqueue` reads back (FILE, or - for stdout).
+
+    Entries without an action and both ids (malformed messages) are skipped and counted.
+    """
+    import json
+
+    entries = _select(ctx, _where(reason, account_id, since), limit)
+    written = skipped = 0
+    with progress(len(entries), "exporting", len(entries) > 1000) as advance:
+        for entry in entries:
+            if entry.action and entry.account_id and entry.tweet_id:
+                target.write(json.dumps({"action": entry.action, "account_id": entry.account_id,
+                                         "tweet_id": entry.tweet_id}) + "\n")
+                written += 1
+            else:
+                skipped += 1
+            advance(1)
+    target.flush()
+    click.echo(f"exported {written} job(s)"
+               + (f", skipped {skipped} without an action and ids" if skipped else ""), err=True)
+
+
+def _interval(rate: str | None) -> float:
+    if rate is None:
+        return 0.0
+    text = rate.removesuffix("/s")
+    try:
+        per_second = float(text)
+    except ValueError:
+        per_second = 0.0
+    if not per_second > 0:
+        fail(f"rate: expected N/s with N > 0, got {rate!r}", code=2)
+    return 1.0 / per_second
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -8,8 +8,10 @@
 --       12 groups, 13 account meta
 -- ARGV: 1 account_id, 2 tweet_id, 3 job_id, 4 action, 5 now (ISO), 6 message, 7 job ttl (s),
 --       8 job key prefix, 9 dead-letter entry to remove on replay ('' for none), 10 now (ms),
---       11 default limit, 12 default window (s)
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+--       11 default limit, 12 default window (s), 13 '1' to enqueue even for an account rtq has no
+--       credentials for (a forced replay: the job waits to be dead-lettered again, or for the
+--       account to be added first)
+if ARGV[13] ~= '1' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
   return redis.error_reply('unknown_account')
 end
 if ARGV[9] ~= '' and redis.call('HEXISTS', KEYS[9], ARGV[9]) == 0 then
