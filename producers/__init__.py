@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from producers.errors import EnqueueError, InvalidJob
@@ -40,17 +41,30 @@ def _producer() -> Producer:
     return _default
 
 
-def enqueue_retweet(account_id: str | int, tweet_id: str | int) -> str:
-    """Make `account_id` retweet `tweet_id` (an id or a status URL); returns the job id."""
-    return _producer().enqueue("retweet", account_id, tweet_id)
+def enqueue_retweet(account_id: str | int, tweet_id: str | int, *,
+                    at: str | datetime | None = None,
+                    undo_after: str | int | timedelta | None = None) -> str:
+    """Make `account_id` retweet `tweet_id` (an id or a status URL); returns the job id.
+
+    `at` schedules it (ISO-8601 with an offset, or an aware datetime); `undo_after` (e.g.
+    "24h") also schedules its undo that long after: a temporary boost. A later intent for the
+    same account and tweet cancels a scheduled one.
+    """
+    if undo_after is not None:
+        return _producer().enqueue_boost(account_id, tweet_id, undo_after, at=at)[0]
+    return _producer().enqueue("retweet", account_id, tweet_id, at=at)
 
 
-def enqueue_undo(account_id: str | int, tweet_id: str | int) -> str:
+def enqueue_undo(account_id: str | int, tweet_id: str | int, *,
+                 at: str | datetime | None = None) -> str:
     """Undo `account_id`'s retweet of `tweet_id` (an id or a status URL); returns the job id."""
-    return _producer().enqueue("undo", account_id, tweet_id)
+    return _producer().enqueue("undo", account_id, tweet_id, at=at)
 
 
 def enqueue_many(jobs: Iterable[JobRequest | Mapping[str, Any]]) -> list[str]:
-    """Bulk enqueue: every job is validated first, and nothing is enqueued unless all are valid."""
-    requests = [j if isinstance(j, JobRequest) else JobRequest.from_record(j) for j in jobs]
+    """Bulk enqueue: every job is validated first, and nothing is enqueued unless all are valid.
+    A mapping with `undo_after` yields two jobs (and two ids)."""
+    requests: list[JobRequest] = []
+    for job in jobs:
+        requests.extend([job] if isinstance(job, JobRequest) else JobRequest.from_record(job))
     return _producer().enqueue_many(requests)

@@ -35,10 +35,20 @@ class Producer:
         settings = settings or Settings.from_env()
         return cls(connect(settings.redis_url), settings)
 
-    def enqueue(self, action: str, account_id: object, tweet_id: object) -> str:
-        """Validate and enqueue one job; returns its id (the Celery task id)."""
-        request = JobRequest.create(action, account_id, tweet_id)
+    def enqueue(self, action: str, account_id: object, tweet_id: object, *,
+                at: object = None) -> str:
+        """Validate and enqueue one job (due now, or `at` an ISO-8601 time or aware
+        datetime); returns its id (the Celery task id)."""
+        request = JobRequest.create(action, account_id, tweet_id, at)
         return self.enqueue_many([request])[0]
+
+    def enqueue_boost(self, account_id: object, tweet_id: object, undo_after: object, *,
+                      at: object = None) -> tuple[str, str]:
+        """Retweet now (or `at`) and undo `undo_after` later; returns both job ids."""
+        requests = JobRequest.create("retweet", account_id, tweet_id, at).with_undo_after(
+            undo_after)
+        retweet_id, undo_id = self.enqueue_many(requests)
+        return retweet_id, undo_id
 
     def enqueue_many(
         self, requests: Iterable[JobRequest], *, replaces: Sequence[str] | None = None,
@@ -64,6 +74,8 @@ class Producer:
                        require_account: bool = True) -> list[str]:
         moment = clock.now()
         now, now_ms = clock.iso(moment), clock.ms(moment)
+        # Jobs enqueued in one call (a retweet and its undo-after) do not cancel each other.
+        batch_token = new_job_id()
         keys = self._keys
         settings = self._settings
         ids = [new_job_id() for _ in batch]
@@ -77,12 +89,14 @@ class Producer:
                         keys.dlq_index, keys.dlq_entries, keys.budget(job.account_id, job.action),
                         keys.waiting(job.account_id, job.action), keys.groups,
                         keys.account_meta(job.account_id),
+                        keys.scheduled(job.account_id, job.tweet_id),
                     ],
                     args=[
                         job.account_id, job.tweet_id, job_id, job.action, now,
                         build_message(job.action, job_id, job.account_id, job.tweet_id),
-                        settings.job_ttl, keys.job(""), entry, now_ms, settings.rate_limit,
+                        self._ttl_for(job), keys.job(""), entry, now_ms, settings.rate_limit,
                         settings.rate_window, "" if require_account else "1",
+                        "" if job.at is None else clock.ms(job.at), batch_token,
                     ],
                     client=pipe,
                 )
@@ -102,6 +116,12 @@ class Producer:
             if isinstance(result, Exception):
                 raise EnqueueError(f"Redis refused the job: {type(result).__name__}")
         return ids
+
+    def _ttl_for(self, job: JobRequest) -> int:
+        """A scheduled job's records must outlive its wait."""
+        if job.at is None:
+            return self._settings.job_ttl
+        return self._settings.job_ttl + max(0, int(job.at - clock.now()))
 
     def _check_accounts(self, jobs: list[JobRequest]) -> None:
         accounts = sorted({job.account_id for job in jobs})

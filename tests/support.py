@@ -195,6 +195,7 @@ class Deployment:
     def close(self) -> None:
         for worker in self.workers:
             worker.kill()
+        self.redis.close()
         self.redis_server.close()
 
 

@@ -36,6 +36,10 @@ class Keys:
         """Hash {seq, job, action}: the latest intent for the pair."""
         return f"{self.prefix}:intent:{account_id}:{tweet_id}"
 
+    def scheduled(self, account_id: str, tweet_id: str) -> str:
+        """Sorted set job_id -> due (ms): the pair's scheduled jobs not yet due."""
+        return f"{self.prefix}:scheduled:{account_id}:{tweet_id}"
+
     def known(self, account_id: str, tweet_id: str) -> str:
         """"1" retweeted / "0" not, as X last told us (expires after RTQ_KNOWN_STATE_TTL)."""
         return f"{self.prefix}:known:{account_id}:{tweet_id}"

@@ -40,8 +40,9 @@ class Mover:
         come; returns how many moved."""
         moment = clock.now() if now is None else now
         moved = self._scripts.move_due(
-            keys=[self._keys.parked, self._keys.parked_messages, self._queue],
-            args=[clock.ms(moment), MOVE_BATCH, self._keys.job(""), clock.iso(moment)],
+            keys=[self._keys.parked, self._keys.parked_messages, self._queue, self._keys.seq],
+            args=[clock.ms(moment), MOVE_BATCH, self._keys.job(""), clock.iso(moment),
+                  f"{self._keys.prefix}:"],
         )
         released = self._scripts.release(
             keys=[self._keys.groups, self._keys.parked_messages, self._queue],

@@ -79,7 +79,7 @@ def test_invalid_job_is_a_value_error_with_field_and_reason():
 def test_from_record_reads_a_complete_record():
     """A JSON Lines record with the three fields becomes a request, URLs resolved."""
     record = {"action": "undo", "account_id": 7588892, "tweet_id": "https://x.com/j/status/20"}
-    request = JobRequest.from_record(record)
+    (request,) = JobRequest.from_record(record)
     assert request == JobRequest("undo", "7588892", "20")
     assert request.as_record() == {"action": "undo", "account_id": "7588892", "tweet_id": "20"}
 

@@ -15,21 +15,35 @@ from worker.cli.common import Context, emit_json, fail, handle_errors, pass_cont
 @click.command("retweet")
 @click.argument("account_id")
 @click.argument("tweet")
+@click.option("--at", default=None, metavar="TIME",
+              help="Do it at this ISO-8601 time (with Z or an offset) instead of now.")
+@click.option("--undo-after", default=None, metavar="DURATION",
+              help="Also undo it this long after (24h, 90m, 1d12h): a temporary boost. "
+                   "Prints the undo's job id on a second line.")
 @pass_context
 @handle_errors
-def retweet(ctx: Context, account_id: str, tweet: str) -> None:
-    """Enqueue a retweet of TWEET (an id or a status URL) by ACCOUNT_ID; prints the job id."""
-    click.echo(ctx.producer.enqueue("retweet", account_id, tweet))
+def retweet(ctx: Context, account_id: str, tweet: str, at: str | None,
+            undo_after: str | None) -> None:
+    """Enqueue a retweet of TWEET (an id or a status URL) by ACCOUNT_ID; prints the job id.
+
+    A later retweet or undo of the same tweet by the same account cancels a scheduled one.
+    """
+    if undo_after is not None:
+        click.echo("\n".join(ctx.producer.enqueue_boost(account_id, tweet, undo_after, at=at)))
+        return
+    click.echo(ctx.producer.enqueue("retweet", account_id, tweet, at=at))
 
 
 @click.command("undo")
 @click.argument("account_id")
 @click.argument("tweet")
+@click.option("--at", default=None, metavar="TIME",
+              help="Do it at this ISO-8601 time (with Z or an offset) instead of now.")
 @pass_context
 @handle_errors
-def undo(ctx: Context, account_id: str, tweet: str) -> None:
+def undo(ctx: Context, account_id: str, tweet: str, at: str | None) -> None:
     """Enqueue an undo of ACCOUNT_ID's retweet of TWEET; prints the job id."""
-    click.echo(ctx.producer.enqueue("undo", account_id, tweet))
+    click.echo(ctx.producer.enqueue("undo", account_id, tweet, at=at))
 
 
 @click.command("enqueue")
@@ -44,7 +58,7 @@ def enqueue(ctx: Context, source: BinaryIO, skip_invalid: bool) -> None:
     Every line is validated first; bad lines are reported as `line N: <field>: <reason>` and
     nothing is enqueued unless all are valid. Prints one job id per enqueued line.
     """
-    valid: list[tuple[int, JobRequest]] = []
+    valid: list[tuple[int, JobRequest]] = []  # (line, job): a line may give two jobs
     errors: list[str] = []
     for number, raw in enumerate(source, start=1):
         if not raw.strip():
@@ -60,14 +74,15 @@ def enqueue(ctx: Context, source: BinaryIO, skip_invalid: bool) -> None:
             errors.append(f"line {number}: line: not valid JSON ({exc.msg})")
             continue
         try:
-            valid.append((number, JobRequest.from_record(record)))
+            valid.extend((number, job) for job in JobRequest.from_record(record))
         except InvalidJob as exc:
             errors.append(f"line {number}: {exc.field}: {exc.reason}")
     unknown = ctx.producer.unknown_accounts(job.account_id for _, job in valid)
     if unknown:
-        errors.extend(f"line {n}: account_id: unknown account {job.account_id}"
-                      for n, job in valid if job.account_id in unknown)
-        valid = [(n, job) for n, job in valid if job.account_id not in unknown]
+        bad_lines = {n: job.account_id for n, job in valid if job.account_id in unknown}
+        errors.extend(f"line {n}: account_id: unknown account {account}"
+                      for n, account in bad_lines.items())
+        valid = [(n, job) for n, job in valid if n not in bad_lines]
     errors.sort(key=lambda e: int(e.split(":", 1)[0].removeprefix("line ")))
     for error in errors:
         click.echo(error, err=True)

@@ -5,12 +5,17 @@
 -- queue in front of other accounts' jobs.
 -- KEYS: 1 accounts, 2 seq, 3 intent, 4 job, 5 queue, 6 parked, 7 parked messages,
 --       8 dlq index, 9 dlq entries, 10 budget (account, endpoint), 11 waiting (account, endpoint),
---       12 groups, 13 account meta
+--       12 groups, 13 account meta, 14 scheduled jobs of the pair
 -- ARGV: 1 account_id, 2 tweet_id, 3 job_id, 4 action, 5 now (ISO), 6 message, 7 job ttl (s),
 --       8 job key prefix, 9 dead-letter entry to remove on replay ('' for none), 10 now (ms),
 --       11 default limit, 12 default window (s), 13 '1' to enqueue even for an account rtq has no
 --       credentials for (a forced replay: the job waits to be dead-lettered again, or for the
---       account to be added first)
+--       account to be added first), 14 due time (ms) of a scheduled job ('' for now),
+--       15 batch token: scheduled jobs enqueued together (a retweet and its undo-after) do not
+--       cancel each other
+-- A scheduled job waits in the parking lot and in its pair's scheduled set; it becomes the
+-- latest intent only when due (move_due.lua). Any intent enqueued for the pair meanwhile,
+-- scheduled or not (but not of the same batch), cancels it: the latest intent wins.
 if ARGV[13] ~= '1' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
   return redis.error_reply('unknown_account')
 end
@@ -18,14 +23,46 @@ if ARGV[9] ~= '' and redis.call('HEXISTS', KEYS[9], ARGV[9]) == 0 then
   return redis.error_reply('no_such_entry')
 end
 local seq = redis.call('INCR', KEYS[2])
-local previous = redis.call('HGET', KEYS[3], 'job')
-local previous_action = redis.call('HGET', KEYS[3], 'action')
-redis.call('HSET', KEYS[3], 'seq', seq, 'job', ARGV[3], 'action', ARGV[4])
-redis.call('EXPIRE', KEYS[3], ARGV[7])
+local job_prefix = ARGV[8]
+local function supersede(old_id)
+  local old = job_prefix .. old_id
+  if redis.call('EXISTS', old) == 1 then
+    redis.call('HSET', old, 'state', 'superseded', 'reason', 'superseded by job ' .. ARGV[3],
+      'updated_at', ARGV[5])
+    redis.call('HDEL', old, 'due_at', 'due_at_ms', 'scheduled')
+  end
+end
+-- Scheduled jobs still waiting for their time are cancelled by any later intent.
+for _, scheduled in ipairs(redis.call('ZRANGE', KEYS[14], 0, -1)) do
+  if ARGV[15] == '' or redis.call('HGET', job_prefix .. scheduled, 'batch') ~= ARGV[15] then
+    redis.call('ZREM', KEYS[14], scheduled)
+    if redis.call('ZREM', KEYS[6], scheduled) == 1 then
+      redis.call('HDEL', KEYS[7], scheduled)
+      supersede(scheduled)
+    end
+  end
+end
 redis.call('HSET', KEYS[4], 'action', ARGV[4], 'account_id', ARGV[1], 'tweet_id', ARGV[2],
   'state', 'queued', 'attempts', 0, 'charged', 0, 'seq', seq,
   'created_at', ARGV[5], 'updated_at', ARGV[5])
 redis.call('EXPIRE', KEYS[4], ARGV[7])
+if ARGV[14] ~= '' then
+  redis.call('ZADD', KEYS[6], ARGV[14], ARGV[3])
+  redis.call('HSET', KEYS[7], ARGV[3], ARGV[6])
+  redis.call('ZADD', KEYS[14], ARGV[14], ARGV[3])
+  redis.call('EXPIRE', KEYS[14], ARGV[7])
+  redis.call('HSET', KEYS[4], 'state', 'deferred', 'scheduled', '1', 'due_at_ms', ARGV[14],
+    'batch', ARGV[15])
+  if ARGV[9] ~= '' then
+    redis.call('ZREM', KEYS[8], ARGV[9])
+    redis.call('HDEL', KEYS[9], ARGV[9])
+  end
+  return seq
+end
+local previous = redis.call('HGET', KEYS[3], 'job')
+local previous_action = redis.call('HGET', KEYS[3], 'action')
+redis.call('HSET', KEYS[3], 'seq', seq, 'job', ARGV[3], 'action', ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[7])
 local now = tonumber(ARGV[10])
 local budget = redis.call('HMGET', KEYS[10], 'remaining', 'reset')
 local reset = tonumber(budget[2])
@@ -48,19 +85,13 @@ end
 -- An older job for this pair waiting in the parking lot or for a rate window can never win
 -- now: settle it here rather than publishing it later only to be superseded.
 local waiting_removed = 0
-if previous and previous_action then
-  local prefix = string.sub(ARGV[8], 1, #ARGV[8] - 4)  -- "rtq:job:" -> "rtq:"
+if previous and previous_action and previous ~= ARGV[3] then
+  local prefix = string.sub(job_prefix, 1, #job_prefix - 4)  -- "rtq:job:" -> "rtq:"
   waiting_removed = redis.call('ZREM', prefix .. 'waiting:' .. ARGV[1] .. ':' .. previous_action,
     previous)
-end
-if previous and previous ~= ARGV[3] and
-    (redis.call('ZREM', KEYS[6], previous) + waiting_removed) >= 1 then
-  redis.call('HDEL', KEYS[7], previous)
-  local old = ARGV[8] .. previous
-  if redis.call('EXISTS', old) == 1 then
-    redis.call('HSET', old, 'state', 'superseded', 'reason', 'superseded by job ' .. ARGV[3],
-      'updated_at', ARGV[5])
-    redis.call('HDEL', old, 'due_at', 'due_at_ms')
+  if (redis.call('ZREM', KEYS[6], previous) + waiting_removed) >= 1 then
+    redis.call('HDEL', KEYS[7], previous)
+    supersede(previous)
   end
 end
 if ARGV[9] ~= '' then

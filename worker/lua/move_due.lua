@@ -1,15 +1,35 @@
 -- Re-publish parked jobs whose time has come. Atomic, so however many workers run the mover,
 -- each due job is published exactly once.
--- KEYS: 1 parked, 2 parked messages, 3 queue
--- ARGV: 1 now (ms), 2 batch limit, 3 job key prefix, 4 now (ISO)
+-- A scheduled job (rtq retweet --at, --undo-after) becomes its pair's latest intent only now,
+-- when it is due, and only if no later intent has cancelled it meanwhile.
+-- KEYS: 1 parked, 2 parked messages, 3 queue, 4 seq
+-- ARGV: 1 now (ms), 2 batch limit, 3 job key prefix, 4 now (ISO), 5 key prefix ("rtq:")
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, job_id in ipairs(due) do
   local message = redis.call('HGET', KEYS[2], job_id)
   redis.call('ZREM', KEYS[1], job_id)
   redis.call('HDEL', KEYS[2], job_id)
-  if message then
+  local job = ARGV[3] .. job_id
+  local publish = message ~= nil and message ~= false
+  if publish and redis.call('HGET', job, 'scheduled') == '1' then
+    local fields = redis.call('HMGET', job, 'account_id', 'tweet_id', 'action')
+    local pair = fields[1] .. ':' .. fields[2]
+    if redis.call('ZREM', ARGV[5] .. 'scheduled:' .. pair, job_id) == 1 then
+      local seq = redis.call('INCR', KEYS[4])
+      local intent = ARGV[5] .. 'intent:' .. pair
+      redis.call('HSET', intent, 'seq', seq, 'job', job_id, 'action', fields[3])
+      redis.call('EXPIRE', intent, redis.call('TTL', job))
+      redis.call('HSET', job, 'seq', seq)
+      redis.call('HDEL', job, 'scheduled', 'batch')
+    else
+      publish = false
+      redis.call('HSET', job, 'state', 'superseded', 'reason', 'superseded by a later intent',
+        'updated_at', ARGV[4])
+      redis.call('HDEL', job, 'due_at', 'due_at_ms', 'scheduled')
+    end
+  end
+  if publish then
     redis.call('LPUSH', KEYS[3], message)
-    local job = ARGV[3] .. job_id
     if redis.call('HGET', job, 'state') == 'deferred' then
       redis.call('HSET', job, 'state', 'queued', 'updated_at', ARGV[4])
       redis.call('HDEL', job, 'due_at', 'due_at_ms')
