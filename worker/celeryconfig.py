@@ -70,4 +70,4 @@ worker_cancel_long_running_tasks_on_connection_loss = True
 worker_max_tasks_per_child = None
 worker_proc_alive_timeout = 10
 worker_consumer = "worker.consumer:RtqConsumer"
-broker_transport = "worker.transport:Transport"
+broker_transport = broker.transport(_settings)

@@ -162,7 +162,11 @@ class WorkerProcess:
                 raise EmbeddedError(f"worker exited early:\n{self.log()[-3000:]}")
             return " ready." in self.log()
 
-        wait_until(ready, timeout, f"worker {self.name} to be ready", interval=0.05)
+        try:
+            wait_until(ready, timeout, f"worker {self.name} to be ready", interval=0.05)
+        except EmbeddedError:
+            self.kill()  # never leave a half-started worker behind
+            raise
         return self
 
     def log(self) -> str:

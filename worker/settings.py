@@ -225,6 +225,11 @@ class _Reader:
                 f"{name}: expected a redis://, rediss://, unix:// or sentinel:// URL, "
                 f"got scheme {scheme!r}"
             )
+        if scheme == "sentinel":
+            # Its hosts and ?master= are parsed where clients are built; check them now.
+            from worker.redis_client import parse_sentinel_url
+
+            parse_sentinel_url(raw)
         return raw
 
     def http_url(self, name: str, default: str) -> str:

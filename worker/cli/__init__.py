@@ -8,7 +8,9 @@ import sys
 import click
 from cryptography.fernet import Fernet
 
+from worker import broker
 from worker.cli.accounts import accounts_group
+from worker.cli.api import api_command
 from worker.cli.common import handle_errors
 from worker.cli.dlq import dlq_group
 from worker.cli.jobs import enqueue, retweet, status, undo
@@ -40,6 +42,7 @@ def worker_command(celery_args: tuple[str, ...]) -> None:
     plus any extra Celery worker options given here."""
     settings = Settings.from_env()
     settings.require_secret_keys()
+    broker.broker_url(settings)  # a URL workers cannot use (unix://) fails here, in one line
     argv = [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", settings.queue,
             *WORKER_DEFAULTS, *celery_args]
     sys.stdout.flush()
@@ -61,12 +64,16 @@ def _register_optional() -> None:
     cli.add_command(fake_x_command, "fake-x")
 
 
+cli.add_command(api_command)
 cli.add_command(accounts_group)
 cli.add_command(dlq_group)
 cli.add_command(retweet)
 cli.add_command(undo)
 cli.add_command(enqueue)
 cli.add_command(status)
+cli.add_command(__import__("worker.cli.ops", fromlist=["stats"]).stats)
+cli.add_command(__import__("worker.cli.ops", fromlist=["metrics"]).metrics)
+cli.add_command(__import__("worker.cli.ops", fromlist=["flower"]).flower)
 _register_optional()
 
 
