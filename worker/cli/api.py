@@ -1,0 +1,29 @@
+"""`rtq api`: the HTTP producer."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from aiohttp import web
+
+from worker.cli.common import Context, fail, handle_errors, pass_context
+
+
+@click.command("api")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@pass_context
+@handle_errors
+def api_command(ctx: Context, host: str, port: int) -> None:
+    """Serve the HTTP producer (POST /v1/jobs, GET /v1/jobs/{id}, /v1/dlq, /healthz,
+    /openapi.json). Bearer tokens come from RTQ_API_TOKENS (comma-separated), never argv."""
+    from producers.http_api import create_app
+
+    tokens = tuple(t.strip() for t in os.environ.get("RTQ_API_TOKENS", "").split(",")
+                   if t.strip())
+    if not tokens:
+        fail("RTQ_API_TOKENS: set at least one bearer token (comma-separated) to serve the API")
+    app = create_app(ctx.settings, ctx.redis, tokens)
+    click.echo(f"rtq api listening on http://{host}:{port}", err=True)
+    web.run_app(app, host=host, port=port, print=None, access_log=None)
