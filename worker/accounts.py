@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from worker import clock
 from worker.ids import parse_account_id
 from worker.keys import Keys
+from worker.oauth2 import OAuth2Credentials
 
 _TOKEN_RE = re.compile(r"([0-9]{1,19})-[A-Za-z0-9]+")
 _REQUIRED = ("access_token", "access_token_secret")
@@ -164,7 +165,7 @@ class AccountStore:
         self._queue_key = queue_key
         # token ciphertext -> credentials: decrypting costs more than the Redis read, and a
         # replaced account has a new ciphertext, so the cache never serves stale secrets.
-        self._cache: dict[str, Credentials] = {}
+        self._cache: dict[str, Credentials | OAuth2Credentials] = {}
 
     def add(self, credentials: Credentials) -> str:
         fernet = self._require_fernet()
@@ -186,9 +187,52 @@ class AccountStore:
             "own_consumer_key": "1" if credentials.consumer_key else "0",
             "app": app_id(credentials.consumer_key) if credentials.consumer_key else "default",
         })
+        pipe.hincrby(meta_key, "cred_version", 1)
+        pipe.hdel(meta_key, "auth")
         pipe.execute()
         self._activate(account_id)
         return account_id
+
+    def add_oauth2(self, account_id: str, credentials: OAuth2Credentials) -> str:
+        """Store an OAuth 2.0 account (from `rtq accounts authorize`)."""
+        token = self._encrypt(credentials.document())
+        now = clock.now_iso()
+        meta_key = self._keys.account_meta(account_id)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(self._keys.accounts, account_id, token)
+        pipe.hsetnx(meta_key, "added_at", now)
+        pipe.hset(meta_key, mapping={"updated_at": now, "own_consumer_key": "1",
+                                     "auth": "oauth2", "app": app_id(credentials.client_id)})
+        pipe.hincrby(meta_key, "cred_version", 1)
+        pipe.execute()
+        self._activate(account_id)
+        return account_id
+
+    def version(self, account_id: str) -> str:
+        """Changes whenever the account's credentials are replaced (compare-and-set token)."""
+        return str(self._redis.hget(self._keys.account_meta(account_id), "cred_version") or "0")
+
+    def replace_oauth2(self, account_id: str, credentials: OAuth2Credentials,
+                       expected_version: str) -> bool:
+        """Store refreshed tokens only if nothing replaced the account since `expected_version`
+        was read; the old pair is forgotten in the same step."""
+        script = (
+            "if (redis.call('HGET', KEYS[2], 'cred_version') or '0') ~= ARGV[1] then return 0 end "
+            "redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) "
+            "redis.call('HINCRBY', KEYS[2], 'cred_version', 1) "
+            "redis.call('HSET', KEYS[2], 'updated_at', ARGV[4]) return 1"
+        )
+        stored = self._redis.eval(script, 2, self._keys.accounts,
+                                  self._keys.account_meta(account_id), expected_version,
+                                  account_id, self._encrypt(credentials.document()),
+                                  clock.now_iso())
+        return bool(stored)
+
+    def mark_needs_reauth(self, account_id: str) -> None:
+        self._redis.hset(self._keys.account_meta(account_id), "state", "needs_reauth")
+
+    def _encrypt(self, document: dict[str, Any]) -> str:
+        return self._require_fernet().encrypt(json.dumps(document).encode()).decode("ascii")
 
     def _activate(self, account_id: str) -> int:
         """New credentials: the account is active again and its held jobs go back to the
@@ -218,7 +262,7 @@ class AccountStore:
                     self._keys.budget(account_id, "undo"))
         pipe.execute()
 
-    def get(self, account_id: str) -> Credentials | None:
+    def get(self, account_id: str) -> Credentials | OAuth2Credentials | None:
         token = self._redis.hget(self._keys.accounts, account_id)
         if token is None:
             return None
@@ -233,7 +277,11 @@ class AccountStore:
                 f"credentials of account {account_id} cannot be decrypted with RTQ_SECRET_KEY "
                 "(was the key that encrypted them removed?)"
             ) from None
-        credentials = Credentials(**document)
+        credentials: Credentials | OAuth2Credentials
+        if document.pop("type", "oauth1") == "oauth2":
+            credentials = OAuth2Credentials(**document)
+        else:
+            credentials = Credentials(**document)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[token] = credentials

@@ -79,6 +79,10 @@ class Keys:
         """Sorted set "account:endpoint" -> when its waiting jobs may go (ms)."""
         return f"{self.prefix}:groups"
 
+    def refresh_lock(self, account_id: str) -> str:
+        """Held (with a TTL) by the one worker refreshing an OAuth 2.0 account's tokens."""
+        return f"{self.prefix}:oauth2:lock:{account_id}"
+
     def held(self, account_id: str) -> str:
         """List of job ids held until the account is re-authorized."""
         return f"{self.prefix}:held:{account_id}"

@@ -43,9 +43,11 @@ from worker.errors import (
 from worker.ids import InvalidId, parse_account_id, parse_tweet_id
 from worker.keys import Keys
 from worker.messages import ACTIONS, build_message
+from worker.oauth2 import OAuth2Credentials, TokenError
 from worker.observability import report_dead_letter
 from worker.scripts import Scripts
 from worker.settings import Settings
+from worker.token_refresh import RefreshBusy, TokenRefresher
 from worker.x_client import XClient
 
 log = logging.getLogger("rtq.jobs")
@@ -148,6 +150,7 @@ class JobService:
         self._scripts = Scripts(client)
         self._dead_letters = DeadLetters(client, self._keys, max_entries=settings.dlq_max,
                                          ttl=settings.dlq_ttl)
+        self._refresher = TokenRefresher(client, self._keys, accounts, settings.oauth2_token_url)
         self._worker = worker_name or socket.gethostname()
         self._rng = rng or random.Random()
         self._default_app = app_id(settings.consumer_key) if settings.consumer_key else "default"
@@ -240,7 +243,16 @@ class JobService:
             self._settle_dead(job, progress, "unknown_account", None,
                               f"no credentials stored for account {job.account_id}")
             return Outcome.DEAD, progress.attempts, "unknown_account"
-        if credentials.consumer_key:
+        if isinstance(credentials, OAuth2Credentials):
+            self._app_of[job.account_id] = app_id(credentials.client_id)
+            try:
+                credentials = self._refresher.fresh(job.account_id, credentials)
+            except RefreshBusy:
+                self._settle(job, progress, Outcome.DEFERRED, due=clock.now() + BUSY_WAIT)
+                return Outcome.DEFERRED, progress.attempts, "tokens being refreshed"
+            except TokenError as exc:
+                return self._on_token_error(job, progress, exc)
+        elif credentials.consumer_key:
             self._app_of[job.account_id] = app_id(credentials.consumer_key)
         called_at = clock.now()
         try:
@@ -295,6 +307,20 @@ class JobService:
                           call_status=status)
         return Outcome.DEAD, progress.attempts, exc.reason
 
+    def _on_token_error(self, job: Job, progress: _Progress, exc: TokenError
+                        ) -> tuple[Outcome, int, str | None]:
+        if exc.refused:
+            # The grant is dead (revoked, or a refresh token already used): hold this job and
+            # the account's others until it is re-authorized.
+            self._accounts.mark_needs_reauth(job.account_id)
+            self._settle(job, progress, Outcome.DEFERRED, hold=True,
+                         detail=f"held: the account needs re-authorization ({exc.detail})")
+            log.warning("account %s needs re-authorization: %s", job.account_id, exc.detail)
+            return Outcome.DEFERRED, progress.attempts, "held: the account needs re-authorization"
+        due = clock.now() + self._backoff(max(1, progress.charged))
+        self._settle(job, progress, Outcome.DEFERRED, due=due, detail=exc.detail)
+        return Outcome.DEFERRED, progress.attempts, None
+
     def _backoff(self, failures: int) -> float:
         """Exponential backoff with jitter: base * 2^(n-1), capped, then 50-100% of that."""
         ceiling = min(
@@ -321,7 +347,7 @@ class JobService:
         due: float | None = None, reason: str = "", http_status: int | None = None,
         detail: str = "", dead_letter: DeadLetter | None = None,
         rate: RateInfo | None = None, rate_limited: bool = False,
-        call_status: str | None = None,
+        call_status: str | None = None, hold: bool = False,
     ) -> None:
         """Record the outcome. `call_status` is the HTTP status of the call this delivery made
         ("none" if X never answered), or None if it made no call."""
@@ -337,6 +363,10 @@ class JobService:
             self._observe(pipe, job, rate, rate_limited, now)
         if http_status == 401:
             pipe.hset(keys.account_meta(job.account_id), "state", "needs_reauth")
+        if hold:
+            pipe.rpush(keys.held(job.account_id), job.job_id)
+            pipe.hset(keys.parked_messages, job.job_id,
+                      build_message(job.action, job.job_id, job.account_id, job.tweet_id))
         self._scripts.settle(
             keys=[
                 keys.job(job.job_id), keys.claim(job.account_id, job.tweet_id),

@@ -75,6 +75,8 @@ class Settings:
     log_format: str = DEFAULT_LOG_FORMAT
     dlq_max: int = DEFAULT_DLQ_MAX
     dlq_ttl: int = DEFAULT_DLQ_TTL
+    oauth2_token_url: str = ""
+    oauth2_authorize_url: str = "https://x.com/i/oauth2/authorize"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -102,6 +104,7 @@ class Settings:
                 f"RTQ_VISIBILITY_TIMEOUT - 5 ({visibility_timeout - 5}s)"
             )
         rate_limit, rate_window = reader.rate("RTQ_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+        x_api_url = reader.http_url("RTQ_X_API_URL", DEFAULT_X_API_URL)
         consumer_key = reader.optional("RTQ_CONSUMER_KEY")
         consumer_secret = reader.optional("RTQ_CONSUMER_SECRET")
         if (consumer_key is None) != (consumer_secret is None):
@@ -109,7 +112,7 @@ class Settings:
             raise SettingsError(f"{missing}: must be set together with its pair")
         return cls(
             redis_url=reader.redis_url("RTQ_REDIS_URL", DEFAULT_REDIS_URL),
-            x_api_url=reader.http_url("RTQ_X_API_URL", DEFAULT_X_API_URL),
+            x_api_url=x_api_url,
             secret_keys=reader.fernet_keys("RTQ_SECRET_KEY"),
             consumer_key=consumer_key,
             consumer_secret=consumer_secret,
@@ -128,6 +131,9 @@ class Settings:
             http_connect_timeout=connect_timeout,
             http_read_timeout=read_timeout,
             log_format=reader.choice("RTQ_LOG_FORMAT", ("text", "json"), DEFAULT_LOG_FORMAT),
+            oauth2_token_url=reader.http_url("RTQ_OAUTH2_TOKEN_URL", x_api_url + "/2/oauth2/token"),
+            oauth2_authorize_url=reader.http_url("RTQ_OAUTH2_AUTHORIZE_URL",
+                                                 "https://x.com/i/oauth2/authorize"),
             dlq_max=reader.positive_int("RTQ_DLQ_MAX", DEFAULT_DLQ_MAX),
             dlq_ttl=reader.positive_int("RTQ_DLQ_TTL", DEFAULT_DLQ_TTL),
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import requests.auth
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1
 
@@ -30,6 +31,7 @@ from worker.errors import (
     XServerError,
     XTransportError,
 )
+from worker.oauth2 import OAuth2Credentials
 
 _MAX_DETAIL = 500
 _ALREADY_RETWEETED_CODE = 327
@@ -74,7 +76,8 @@ class XClient:
         self._signers: dict[Credentials, OAuth1] = {}
 
     def set_retweeted(
-        self, credentials: Credentials, account_id: str, tweet_id: str, desired: bool
+        self, credentials: Credentials | OAuth2Credentials, account_id: str, tweet_id: str,
+        desired: bool,
     ) -> XAnswer:
         """Retweet (desired=True) or undo; returns X's answer or raises an `XError`."""
         signer = self._signer(credentials)
@@ -98,7 +101,9 @@ class XClient:
             rate_window=self._rate_window,
         )
 
-    def _signer(self, credentials: Credentials) -> OAuth1:
+    def _signer(self, credentials: Credentials | OAuth2Credentials) -> Any:
+        if isinstance(credentials, OAuth2Credentials):
+            return BearerAuth(credentials.access_token)
         signer = self._signers.get(credentials)
         if signer is not None:
             return signer
@@ -138,6 +143,20 @@ class XClient:
                     self._session, self._session_pid = session, pid
         assert self._session is not None
         return self._session
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """OAuth 2.0 user context: the access token as a bearer token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:  # never show the token
+        return "BearerAuth(...)"
 
 
 def read_answer(

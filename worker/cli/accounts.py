@@ -121,3 +121,12 @@ def rotate_keys(ctx: Context) -> None:
     """Re-encrypt every account with the first key of RTQ_SECRET_KEY."""
     count = ctx.accounts(need_key=True).rotate()
     click.echo(f"re-encrypted {count} account(s) with the first key", err=True)
+
+
+def _register_authorize() -> None:
+    from worker.cli.authorize import authorize
+
+    accounts_group.add_command(authorize)
+
+
+_register_authorize()
