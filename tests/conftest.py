@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import pytest
 import redis
 from cryptography.fernet import Fernet
 
 from producers import Producer
-from tests.support import TEST_ENV, Rtq
+from tests.support import TEST_ENV, Deployment, Rtq
 from worker.accounts import AccountStore, fernet_for
 from worker.dlq import DeadLetters
 from worker.embedded import RedisServer, WorkerProcess
@@ -113,3 +114,21 @@ def rtq(settings: Settings, rtq_env: dict[str, str], redis_client: redis.Redis,
     )
 
 
+
+
+@pytest.fixture
+def deployment(rtq_env: dict[str, str], admin: EmulatorAdmin, tmp_path: Path
+               ) -> Iterator[Deployment]:
+    """A private deployment (own redis-server, workers started by the test)."""
+    made = Deployment(rtq_env, admin, str(tmp_path))
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def aof_deployment(rtq_env: dict[str, str], admin: EmulatorAdmin, tmp_path: Path
+                   ) -> Iterator[Deployment]:
+    """The same with an AOF-persisted Redis, for restart tests."""
+    made = Deployment(rtq_env, admin, str(tmp_path), appendonly=True)
+    yield made
+    made.close()

@@ -7,7 +7,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,22 +17,6 @@ from worker.fake_x import EmulatorAdmin
 from worker.keys import Keys
 from worker.messages import build_message
 from worker.parking import Mover
-
-
-@pytest.fixture
-def deployment(rtq_env: dict[str, str], admin: EmulatorAdmin, tmp_path: Path
-               ) -> Iterator[Deployment]:
-    made = Deployment(rtq_env, admin, str(tmp_path))
-    yield made
-    made.close()
-
-
-@pytest.fixture
-def aof_deployment(rtq_env: dict[str, str], admin: EmulatorAdmin, tmp_path: Path
-                   ) -> Iterator[Deployment]:
-    made = Deployment(rtq_env, admin, str(tmp_path), appendonly=True)
-    yield made
-    made.close()
 
 
 def test_a_sigkilled_workers_job_is_finished_by_another_within_60_seconds(

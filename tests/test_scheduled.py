@@ -4,7 +4,6 @@ and survival across worker and Redis restarts."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pytest
 
 import producers
 from tests.support import Deployment, Rtq
-from worker.fake_x import EmulatorAdmin
 
 
 def _in(seconds: float) -> str:
@@ -96,14 +94,6 @@ def test_bad_schedules_name_the_field(rtq: Rtq, tmp_path: Path) -> None:
                                 "tweet_id": "1", "undo_after": "1h"}) + "\n")
     undo = rtq.cli("enqueue", str(path))
     assert undo.returncode == 1 and "line 1: undo_after: only a retweet" in undo.stderr
-
-
-@pytest.fixture
-def aof_deployment(rtq_env: dict[str, str], admin: EmulatorAdmin, tmp_path: Path
-                   ) -> Iterator[Deployment]:
-    made = Deployment(rtq_env, admin, str(tmp_path), appendonly=True)
-    yield made
-    made.close()
 
 
 def test_a_scheduled_job_survives_worker_and_redis_restarts(aof_deployment: Deployment) -> None:
