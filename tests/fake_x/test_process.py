@@ -16,7 +16,8 @@ from worker.fake_x import EmulatorProcess
 
 
 def test_cli_options_and_accounts_file_apply_at_start(tmp_path: Path) -> None:
-    """--rate-limit, --already-retweeted and --accounts configure the child; exit reaps it."""
+    """--rate-limit, --already-retweeted, --oauth2-access-ttl and --accounts configure the
+    child; exit reaps it."""
     creds = {
         "consumer_key": "ck",
         "consumer_secret": "cs",
@@ -34,11 +35,14 @@ def test_cli_options_and_accounts_file_apply_at_start(tmp_path: Path) -> None:
         str(accounts),
         "--seed",
         "3",
+        "--oauth2-access-ttl",
+        "30",
     )
     with EmulatorProcess(*args) as emulator, requests.Session() as http:
         config = emulator.admin.config()
         assert (config["rate_limit"], config["rate_window"]) == (1, 60.0)
         assert (config["already_retweeted"], config["seed"]) == ("legacy327", 3)
+        assert config["oauth2_access_ttl"] == 30
         auth = OAuth1(
             creds["consumer_key"],
             creds["consumer_secret"],

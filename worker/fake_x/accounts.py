@@ -134,12 +134,18 @@ class AccountRegistry:
         self._accounts[credentials.access_token] = account
         return account
 
-    def generate(self) -> dict[str, Any]:
-        """Register a fresh, realistic credential set for the default consumer and return it."""
-        # 15 to 19 digits, below 2**63 like real X ids (Snowflakes are signed 64-bit).
-        user_id = str(secrets.choice(_USER_IDS))
-        while any(a.user_id == user_id for a in self._accounts.values()):
+    def by_user(self, user_id: str) -> Account | None:
+        """One of the user's accounts (the first registered), or None."""
+        return next((a for a in self._accounts.values() if a.user_id == user_id), None)
+
+    def generate(self, user_id: str | None = None) -> dict[str, Any]:
+        """Register a fresh, realistic credential set for the default consumer and return it;
+        for `user_id` if given (e.g. a user who first appears through OAuth 2.0)."""
+        if user_id is None:
+            # 15 to 19 digits, below 2**63 like real X ids (Snowflakes are signed 64-bit).
             user_id = str(secrets.choice(_USER_IDS))
+            while self.by_user(user_id) is not None:
+                user_id = str(secrets.choice(_USER_IDS))
         credentials = Credentials(
             consumer_key=self.default_consumer_key,
             consumer_secret=self._consumers[self.default_consumer_key],

@@ -1,7 +1,8 @@
 """The admin API under `/_emulator/`: set up accounts, faults and state; read what happened.
 
 Unauthenticated by design (the server binds 127.0.0.1 by default). Its answers never carry
-secrets, except the one credential set `POST /_emulator/accounts {}` has just generated.
+secrets, except the one credential set `POST /_emulator/accounts {}` has just generated and the
+client secret `POST /_emulator/oauth2/clients` has just registered.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from worker.fake_x.accounts import AccountError, ConsumerConflictError, Credentials
 from worker.fake_x.config import ConfigError, config_to_json, merge_config
+from worker.fake_x.oauth2 import ClientConflictError
 from worker.fake_x.script import ScriptError, parse_rule
 from worker.fake_x.state import Emulator
 from worker.fake_x.x_api import EMULATOR
@@ -83,6 +85,55 @@ async def revoke_account(request: web.Request) -> web.Response:
     if not _emu(request).accounts.revoke(user_id):
         raise _BadRequest(f"no account for user {user_id}", 404)
     return web.json_response({"revoked": user_id})
+
+
+_CLIENT_KEYS = frozenset({"confidential", "client_id", "client_secret", "redirect_uris"})
+
+
+def _optional_string(data: dict[str, Any], key: str) -> str | None:
+    return None if data.get(key) is None else _string(data, key)
+
+
+async def add_oauth2_client(request: web.Request) -> web.Response:
+    """`{}` a public client; `{"confidential": true}` also a secret; `client_id` and
+    `client_secret` register those values; `redirect_uris` makes redirect_uri exact-match."""
+    data = await _object(request)
+    unknown = set(data) - _CLIENT_KEYS
+    if unknown:
+        raise _BadRequest(f"unknown key {sorted(unknown)[0]}")
+    confidential = data.get("confidential")
+    if confidential is not None and not isinstance(confidential, bool):
+        raise _BadRequest("confidential must be true or false")
+    client_id = _optional_string(data, "client_id")
+    secret = _optional_string(data, "client_secret")
+    if confidential is False and secret is not None:
+        raise _BadRequest("a public client has no client_secret")
+    uris = data.get("redirect_uris", [])
+    if not isinstance(uris, list) or not all(isinstance(u, str) and u for u in uris):
+        raise _BadRequest("redirect_uris must be a list of non-empty strings")
+    try:
+        client = _emu(request).oauth2.register_client(
+            client_id, secret, bool(confidential) or secret is not None, tuple(uris)
+        )
+    except ClientConflictError as exc:
+        raise _BadRequest(str(exc), 409) from None
+    body: dict[str, Any] = {"client_id": client.client_id, "confidential": client.confidential}
+    if client.secret is not None:
+        body["client_secret"] = client.secret
+    if client.redirect_uris:
+        body["redirect_uris"] = list(client.redirect_uris)
+    return web.json_response(body, status=201)
+
+
+async def list_oauth2_clients(request: web.Request) -> web.Response:
+    return web.json_response({"clients": _emu(request).oauth2.clients()})
+
+
+async def revoke_oauth2(request: web.Request) -> web.Response:
+    """The user revoked the app on x.com: every access and refresh token they granted dies."""
+    user_id = _string(await _object(request), "user_id")
+    revoked = _emu(request).oauth2.revoke_user(user_id)
+    return web.json_response({"revoked": user_id, "tokens": revoked})
 
 
 async def get_config(request: web.Request) -> web.Response:
@@ -197,6 +248,9 @@ def admin_app(emulator: Emulator) -> web.Application:
         web.post("/accounts", add_account),
         web.get("/accounts", list_accounts),
         web.delete("/accounts/{user_id}", revoke_account),
+        web.post("/oauth2/clients", add_oauth2_client),
+        web.get("/oauth2/clients", list_oauth2_clients),
+        web.post("/oauth2/revoke", revoke_oauth2),
         web.get("/config", get_config),
         web.post("/config", set_config),
         web.get("/script", get_script),

@@ -10,6 +10,7 @@ from aiohttp import web
 from worker.fake_x import problems
 from worker.fake_x.admin_api import PREFIX, admin_app
 from worker.fake_x.config import EmulatorConfig
+from worker.fake_x.oauth2_api import add_routes as add_oauth2_routes
 from worker.fake_x.state import Emulator
 from worker.fake_x.x_api import EMULATOR, add_routes
 
@@ -65,6 +66,7 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     app = web.Application(middlewares=[x_errors])
     app[EMULATOR] = emulator
     add_routes(app)
+    add_oauth2_routes(app)
     app.add_subapp(PREFIX, admin_app(emulator))
     return app
 

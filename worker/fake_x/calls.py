@@ -1,7 +1,8 @@
 """The call log: what each client asked and what the emulator answered.
 
 Records hold only what tests need to assert on; the Authorization header, signatures, query
-strings and secrets are never captured, so nothing can leak from here. The log is bounded so a
+strings, request bodies and secrets (OAuth 2.0 codes, tokens and verifiers among them) are never
+captured, so nothing can leak from here. The log is bounded so a
 long benchmark cannot exhaust memory; sequence numbers keep counting across trims and clears.
 """
 
@@ -19,12 +20,14 @@ class Call:
     time: float  # emulated clock, epoch seconds
     method: str
     path: str
-    action: str  # "retweet" | "undo" | "me" | "other"
+    action: str  # "retweet" | "undo" | "me" | "token" | "authorize" | "other"
     user_id: str | None
     tweet_id: str | None
     status: int
     changed: bool
     rate_remaining: int | None
+    auth: str | None = None  # "oauth1" | "oauth2": how an X API call authenticated, if it did
+    grant_type: str | None = None  # token calls: "authorization_code" | "refresh_token"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -38,6 +41,8 @@ class Call:
             "status": self.status,
             "changed": self.changed,
             "rate_remaining": self.rate_remaining,
+            "auth": self.auth,
+            "grant_type": self.grant_type,
         }
 
 
@@ -58,6 +63,8 @@ class CallLog:
         status: int,
         changed: bool,
         rate_remaining: int | None,
+        auth: str | None = None,
+        grant_type: str | None = None,
     ) -> None:
         self._seq += 1
         self._calls.append(
@@ -72,6 +79,8 @@ class CallLog:
                 status,
                 changed,
                 rate_remaining,
+                auth,
+                grant_type,
             )
         )
 

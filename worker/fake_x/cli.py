@@ -104,6 +104,13 @@ def _announce(url: str) -> None:
     help="JSON Lines of credential sets to register.",
 )
 @click.option(
+    "--oauth2-access-ttl",
+    default=None,
+    type=click.IntRange(min=1),
+    envvar="RTQ_FAKE_X_OAUTH2_ACCESS_TTL",
+    help="Seconds an OAuth 2.0 access token lives (X: 7200).",
+)
+@click.option(
     "--seed",
     default=None,
     type=int,
@@ -118,6 +125,7 @@ def fake_x_command(
     server_error_rate: float,
     already_retweeted: str,
     accounts_file: Path | None,
+    oauth2_access_ttl: int | None,
     seed: int | None,
 ) -> None:
     """Serve an emulation of X's Manage Retweets API (and its /_emulator/ admin API)."""
@@ -128,6 +136,8 @@ def fake_x_command(
         "seed": seed,
     }
     try:
+        if oauth2_access_ttl is not None:
+            updates["oauth2_access_ttl"] = oauth2_access_ttl
         if rate_limit is not None:
             updates["rate_limit"], updates["rate_window"] = parse_rate_limit(rate_limit)
         config = merge_config(EmulatorConfig(), updates)

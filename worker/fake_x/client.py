@@ -68,6 +68,38 @@ class EmulatorAdmin:
     def revoke(self, user_id: str) -> None:
         self._request("DELETE", f"accounts/{user_id}")
 
+    def oauth2_client(
+        self,
+        confidential: bool = False,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        redirect_uris: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Register an OAuth 2.0 client: `client_id` (generated unless given), `confidential`,
+        and `client_secret` for a confidential client. A given secret makes it confidential;
+        `redirect_uris` makes the authorize page insist on one of them."""
+        body: dict[str, Any] = {}
+        if confidential:
+            body["confidential"] = True
+        if client_id is not None:
+            body["client_id"] = client_id
+        if client_secret is not None:
+            body["client_secret"] = client_secret
+        if redirect_uris is not None:
+            body["redirect_uris"] = redirect_uris
+        result: dict[str, Any] = self._request("POST", "oauth2/clients", json=body)
+        return result
+
+    def oauth2_clients(self) -> list[dict[str, Any]]:
+        """Registered OAuth 2.0 clients, without secrets."""
+        result: list[dict[str, Any]] = self._request("GET", "oauth2/clients")["clients"]
+        return result
+
+    def oauth2_revoke(self, user_id: str) -> int:
+        """Revoke every OAuth 2.0 access and refresh token of `user_id`; returns how many."""
+        count: int = self._request("POST", "oauth2/revoke", json={"user_id": user_id})["tokens"]
+        return count
+
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Merge settings into the fault/limit config; returns the whole new config."""
         result: dict[str, Any] = self._request("POST", "config", json=settings)
@@ -89,6 +121,10 @@ class EmulatorAdmin:
         params = {key: str(value) for key, value in filters.items() if value is not None}
         result: list[dict[str, Any]] = self._request("GET", "calls", params=params)["calls"]
         return result
+
+    def token_calls(self, **filters: Any) -> list[dict[str, Any]]:
+        """Calls to the OAuth 2.0 token endpoint (`grant_type`, `status`, `user_id`...)."""
+        return self.calls(action="token", **filters)
 
     def clear_calls(self) -> None:
         self._request("DELETE", "calls")

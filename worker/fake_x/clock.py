@@ -1,7 +1,8 @@
 """The emulator's notion of "now", which tests can move forward.
 
-Only rate-limit windows, reset headers and call-log times read this clock. OAuth timestamps are
-checked against real time, because the client signs with its real clock.
+Rate-limit windows, reset headers, call-log times and the expiry of OAuth 2.0 codes and access
+tokens read this clock. OAuth 1.0a timestamps are checked against real time, because the client
+signs with its real clock.
 """
 
 from __future__ import annotations

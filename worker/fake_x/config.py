@@ -21,6 +21,9 @@ DEFAULT_SERVER_ERROR_STATUS = 503
 DEFAULT_HANG_SECONDS = 30.0
 DEFAULT_TIMESTAMP_TOLERANCE_S = 300.0
 DEFAULT_CALL_LOG_LIMIT = 100_000
+DEFAULT_OAUTH2_ACCESS_TTL_S = 7200  # X: OAuth 2.0 access tokens live two hours
+# RFC 6749 suggests 10 minutes at most; X's docs say its codes expire after 30 seconds.
+DEFAULT_OAUTH2_CODE_TTL_S = 600
 
 
 class ConfigError(ValueError):
@@ -53,6 +56,10 @@ class EmulatorConfig:
     seed: int | None = None
     timestamp_tolerance: float = DEFAULT_TIMESTAMP_TOLERANCE_S
     call_log_limit: int = DEFAULT_CALL_LOG_LIMIT
+    # Seconds an OAuth 2.0 access token (and an authorization code) stays valid, on the
+    # emulator's clock: tests shorten them or move the clock to see tokens expire.
+    oauth2_access_ttl: int = DEFAULT_OAUTH2_ACCESS_TTL_S
+    oauth2_code_ttl: int = DEFAULT_OAUTH2_CODE_TTL_S
 
 
 def _number(key: str, value: Any, *, low: float, high: float = math.inf) -> float:
@@ -88,6 +95,8 @@ def _validate(key: str, value: Any) -> Any:
     """Check one key; return the value in the type the dataclass field holds."""
     if key in ("rate_limit", "call_log_limit"):
         return _integer(key, value, low=0)
+    if key in ("oauth2_access_ttl", "oauth2_code_ttl"):
+        return _integer(key, value, low=1)
     if key == "user_limit_24h":
         return None if value is None else _integer(key, value, low=0)
     if key == "server_error_status":

@@ -3,7 +3,13 @@
 Rules are tried in the order they were added; the first one that matches a call and still has
 responses gives up its first response. Matching happens after authentication, so a forged
 request is a 401 whatever the script says. A rule without `action` matches retweets and undos
-but not `GET /2/users/me`, so a worker's start-up identity check does not eat a scripted failure.
+but not `GET /2/users/me` or the token endpoint, so a worker's start-up identity check or token
+refresh does not eat a scripted failure.
+
+Rules with action "token" apply to `POST /2/oauth2/token` once the request is valid (the user is
+known): an error status answers before anything is spent, so the same code or refresh token still
+works on a retry; `hang_seconds` holds the answer *after* the new pair is issued and the old
+refresh token is spent, which is how a client loses a rotated pair to a timeout.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-ACTIONS = ("retweet", "undo", "me")
+ACTIONS = ("retweet", "undo", "me", "token")
 _RULE_KEYS = frozenset({"user_id", "tweet_id", "action", "responses"})
 _RESPONSE_KEYS = frozenset({"status", "hang_seconds"})
 
@@ -35,7 +41,7 @@ class ScriptRule:
     responses: deque[ScriptedResponse] = field(default_factory=deque)
 
     def matches(self, user_id: str, tweet_id: str | None, action: str) -> bool:
-        if self.action is None and action == "me":
+        if self.action is None and action not in ("retweet", "undo"):
             return False
         return (
             (self.action is None or self.action == action)

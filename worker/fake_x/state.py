@@ -13,6 +13,7 @@ from worker.fake_x.calls import CallLog
 from worker.fake_x.clock import ShiftableClock
 from worker.fake_x.config import EmulatorConfig, merge_config
 from worker.fake_x.nonces import NonceCache
+from worker.fake_x.oauth2 import OAuth2Registry
 from worker.fake_x.ratelimit import FixedWindowLimiter
 from worker.fake_x.script import Script
 
@@ -52,6 +53,7 @@ class Emulator:
         self.config = self.startup_config
         self.clock = ShiftableClock()
         self.accounts = AccountRegistry()
+        self.oauth2 = OAuth2Registry()
         self.retweets = RetweetStore()
         self.limiter = FixedWindowLimiter()
         self.nonces = NonceCache()
@@ -70,7 +72,8 @@ class Emulator:
         self.config = config
 
     def reset(self, *, accounts: bool = False) -> None:
-        """Back to the start-up state; registered accounts survive unless `accounts`."""
+        """Back to the start-up state; registered accounts (and OAuth 2.0 clients and the
+        tokens users granted them, which are credentials too) survive unless `accounts`."""
         self.retweets.clear()
         self.calls.clear()
         self.limiter.clear()
@@ -82,6 +85,7 @@ class Emulator:
         self.rng.seed(self.config.seed)
         if accounts:
             self.accounts.clear()
+            self.oauth2.clear()
 
     def rate_limit_for(self, user_id: str) -> int:
         return self.config.user_rate_limits.get(user_id, self.config.rate_limit)

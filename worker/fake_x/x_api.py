@@ -1,8 +1,11 @@
 """The X API v2 endpoints: Manage Retweets and `GET /2/users/me`.
 
-Each call goes through the same steps in a fixed order: authenticate (401, never counted), count
-against the rate windows (429), scripted or random faults (5xx, hangs), then the endpoint's own
-checks (403, 400, 404) and the state change. No step awaits between checking and changing state.
+Each call goes through the same steps in a fixed order: authenticate (401, never counted; an
+OAuth 2.0 token without the endpoint's scopes is a 403 here too, as X's gateway refuses it before
+the endpoint), count against the rate windows (429), scripted or random faults (5xx, hangs), then
+the endpoint's own checks (403, 400, 404) and the state change. No step awaits between checking
+and changing state. OAuth 1.0a signatures and OAuth 2.0 bearer tokens name the same users, so
+windows, scripts, state and the call log do not care which one a client used.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from worker.fake_x import problems
-from worker.fake_x.accounts import Account
 from worker.fake_x.auth import AuthenticationError, SignedRequest, authenticate
 from worker.fake_x.ratelimit import DAY_S, Quota
 from worker.fake_x.state import Emulator
@@ -43,9 +45,21 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who made an X API call, whichever way they authenticated."""
+
+    user_id: str
+    name: str
+    username: str
+    auth: str  # "oauth1" | "oauth2"
+    consumer_key: str | None = None  # OAuth 1.0a: the app, which may be read-only
+
+
 class _Reject(Exception):
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, caller: Caller | None = None) -> None:
         self.answer = answer
+        self.caller = caller
 
 
 def _ok(body: bytes, changed: bool = False) -> Answer:
@@ -108,21 +122,50 @@ def _body_tweet_id(body: bytes) -> str:
     return value
 
 
-def _check_write_access(emu: Emulator, account: Account, path_id: str) -> None:
-    if account.consumer_key in emu.config.read_only_consumers:
+def _bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer` header (maybe empty); None for other schemes."""
+    if authorization is None:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def _authenticate(emu: Emulator, request: web.Request, body: bytes, action: str) -> Caller:
+    """The caller, from an OAuth 2.0 bearer token or an OAuth 1.0a signature; _Reject if not."""
+    token = _bearer_token(request.headers.get(hdrs.AUTHORIZATION))
+    if token is not None:
+        grant = emu.oauth2.bearer(token, emu.clock.now())
+        if grant is None:  # unknown, expired or revoked: X does not say which
+            raise _Reject(Answer(401, problems.UNAUTHORIZED))
+        user = grant.user
+        caller = Caller(user.user_id, user.name, user.username, "oauth2")
+        if not grant.allows(action):
+            raise _Reject(Answer(403, problems.FORBIDDEN), caller)
+        return caller
+    try:
+        account = authenticate(
+            _signed(request, body), emu.accounts, emu.nonces, emu.config.timestamp_tolerance
+        )
+    except AuthenticationError:
+        raise _Reject(Answer(401, problems.UNAUTHORIZED)) from None
+    return Caller(account.user_id, account.name, account.username, "oauth1", account.consumer_key)
+
+
+def _check_write_access(emu: Emulator, caller: Caller, path_id: str) -> None:
+    if caller.consumer_key is not None and caller.consumer_key in emu.config.read_only_consumers:
         raise _Reject(Answer(403, problems.OAUTH1_PERMISSIONS))
     if not _ID.fullmatch(path_id):
         raise _Reject(Answer(400, problems.invalid_parameter("id", path_id)))
-    if path_id != account.user_id:
+    if path_id != caller.user_id:
         detail = (
             f"The id in the path ({path_id}) is not the authenticated user "
-            f"({account.user_id}): you can only manage your own Retweets."
+            f"({caller.user_id}): you can only manage your own Retweets."
         )
         raise _Reject(Answer(403, problems.generic(403, detail)))
 
 
-def _retweet(emu: Emulator, account: Account, path_id: str, body: bytes) -> Answer:
-    _check_write_access(emu, account, path_id)
+def _retweet(emu: Emulator, caller: Caller, path_id: str, body: bytes) -> Answer:
+    _check_write_access(emu, caller, path_id)
     tweet_id = _body_tweet_id(body)
     config = emu.config
     if tweet_id in config.missing_tweets:
@@ -130,27 +173,27 @@ def _retweet(emu: Emulator, account: Account, path_id: str, body: bytes) -> Answ
     if tweet_id in config.protected_tweets:
         detail = "You cannot Retweet this Tweet: its author protects their Tweets."
         return Answer(403, problems.generic(403, detail))
-    if emu.retweets.is_retweeted(account.user_id, tweet_id):
+    if emu.retweets.is_retweeted(caller.user_id, tweet_id):
         if config.already_retweeted == "403":
             return Answer(403, problems.generic(403, problems.ALREADY_RETWEETED))
         if config.already_retweeted == "legacy327":
             return Answer(403, problems.LEGACY_327, problems.JSON_TYPE)
         return _ok(problems.RETWEETED)
-    return _ok(problems.RETWEETED, emu.retweets.set(account.user_id, tweet_id, True))
+    return _ok(problems.RETWEETED, emu.retweets.set(caller.user_id, tweet_id, True))
 
 
-def _undo(emu: Emulator, account: Account, path_id: str, tweet_id: str) -> Answer:
-    _check_write_access(emu, account, path_id)
+def _undo(emu: Emulator, caller: Caller, path_id: str, tweet_id: str) -> Answer:
+    _check_write_access(emu, caller, path_id)
     if not _ID.fullmatch(tweet_id):
         raise _Reject(Answer(400, problems.invalid_parameter("source_tweet_id", tweet_id)))
     if tweet_id in emu.config.missing_tweets:
         return Answer(404, problems.tweet_not_found(tweet_id))
     # Idempotent, as documented: undoing a retweet that does not exist is a quiet success.
-    return _ok(problems.NOT_RETWEETED, emu.retweets.set(account.user_id, tweet_id, False))
+    return _ok(problems.NOT_RETWEETED, emu.retweets.set(caller.user_id, tweet_id, False))
 
 
-def _me(account: Account) -> Answer:
-    data = {"id": account.user_id, "name": account.name, "username": account.username}
+def _me(caller: Caller) -> Answer:
+    data = {"id": caller.user_id, "name": caller.name, "username": caller.username}
     return _ok(problems.dump({"data": data}))
 
 
@@ -178,9 +221,9 @@ def _count(emu: Emulator, user_id: str, action: str) -> tuple[dict[str, str], bo
     return headers, daily.exceeded
 
 
-def _fault(emu: Emulator, account: Account, tweet_id: str | None, action: str) -> tuple[int, float]:
+def _fault(emu: Emulator, caller: Caller, tweet_id: str | None, action: str) -> tuple[int, float]:
     """(status, hang seconds) forced by the script or drawn from the configured fault rates."""
-    forced = emu.script.take(account.user_id, tweet_id, action)
+    forced = emu.script.take(caller.user_id, tweet_id, action)
     if forced is not None:
         return forced.status, forced.hang_seconds
     config, rng = emu.config, emu.rng
@@ -196,37 +239,35 @@ def _fault(emu: Emulator, account: Account, tweet_id: str | None, action: str) -
 
 async def _serve(
     emu: Emulator, request: web.Request, action: str, body: bytes, tweet_id: str | None
-) -> tuple[Answer, Account | None]:
+) -> tuple[Answer, Caller | None]:
     """Run one call through the pipeline; return the answer and who made the call."""
     try:
-        account = authenticate(
-            _signed(request, body), emu.accounts, emu.nonces, emu.config.timestamp_tolerance
-        )
-    except AuthenticationError:
-        return Answer(401, problems.UNAUTHORIZED), None
-    headers, exceeded = _count(emu, account.user_id, action)
+        caller = _authenticate(emu, request, body, action)
+    except _Reject as reject:
+        return reject.answer, reject.caller
+    headers, exceeded = _count(emu, caller.user_id, action)
     if exceeded:
-        return Answer(429, problems.TOO_MANY_REQUESTS, headers=headers), account
-    status, hang = _fault(emu, account, tweet_id, action)
+        return Answer(429, problems.TOO_MANY_REQUESTS, headers=headers), caller
+    status, hang = _fault(emu, caller, tweet_id, action)
     if hang:
         await asyncio.sleep(hang)  # holds this request only; the loop keeps serving others
     if status == 429:
         headers["x-rate-limit-remaining"] = "0"
     if status != 200:
         body_bytes, content_type = problems.canonical(status, tweet_id)
-        return Answer(status, body_bytes, content_type, headers=headers), account
+        return Answer(status, body_bytes, content_type, headers=headers), caller
     path_id = request.match_info.get("id", "")
     try:
         if action == "retweet":
-            answer = _retweet(emu, account, path_id, body)
+            answer = _retweet(emu, caller, path_id, body)
         elif action == "undo":
-            answer = _undo(emu, account, path_id, tweet_id or "")
+            answer = _undo(emu, caller, path_id, tweet_id or "")
         else:
-            answer = _me(account)
+            answer = _me(caller)
     except _Reject as reject:
         answer = reject.answer
     answer.headers = headers
-    return answer, account
+    return answer, caller
 
 
 def _tweet_id_of(request: web.Request, action: str, body: bytes) -> str | None:
@@ -243,7 +284,7 @@ async def _handle(request: web.Request, action: str) -> web.Response:
             await asyncio.sleep(emu.config.latency_ms / 1000)
         body = await request.read()
         tweet_id = _tweet_id_of(request, action, body)
-        answer, account = await _serve(emu, request, action, body, tweet_id)
+        answer, caller = await _serve(emu, request, action, body, tweet_id)
     finally:
         emu.in_flight -= 1
     emu.calls.record(
@@ -252,11 +293,12 @@ async def _handle(request: web.Request, action: str) -> web.Response:
         path=request.path,
         action=action,
         # Unauthenticated calls are filed under the user id they addressed, if any.
-        user_id=account.user_id if account else request.match_info.get("id"),
+        user_id=caller.user_id if caller else request.match_info.get("id"),
         tweet_id=tweet_id,
         status=answer.status,
         changed=answer.changed,
         rate_remaining=_int_or_none(answer.headers.get("x-rate-limit-remaining")),
+        auth=caller.auth if caller else None,
     )
     return web.Response(
         status=answer.status,
