@@ -8,6 +8,7 @@ and fresh accounts, so tests never see each other's jobs.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -96,6 +97,11 @@ def _isolate(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 def _delete_rtq_keys(client: redis.Redis) -> None:
+    # Let work still in flight from the previous test finish first (a message a worker holds
+    # is in kombu's "unacked" hash); otherwise it lands in this test's clean slate.
+    deadline = time.monotonic() + 10
+    while (client.llen(QUEUE) or client.hlen("unacked")) and time.monotonic() < deadline:
+        time.sleep(0.02)
     keys = list(client.scan_iter("rtq:*", count=1000))
     if keys:
         client.delete(*keys)
