@@ -13,6 +13,7 @@ import redis
 from producers.errors import EnqueueError, InvalidJob
 from producers.job_request import JobRequest
 from worker import clock
+from worker.flower import SentJob, publish_sent
 from worker.keys import Keys
 from worker.messages import build_message, new_job_id
 from worker.redis_client import connect, redact_url
@@ -115,6 +116,12 @@ class Producer:
                 raise EnqueueError(f"Redis refused the job: {result}")
             if isinstance(result, Exception):
                 raise EnqueueError(f"Redis refused the job: {type(result).__name__}")
+        # What Celery's send_task emits (task_send_sent_event), so that Flower also knows when
+        # each job was sent; best effort, like Celery's own events.
+        publish_sent(self._redis, settings, [
+            SentJob(job_id, job.action, job.account_id, job.tweet_id,
+                    None if job.at is None else clock.iso(job.at))
+            for job_id, job in zip(ids, batch, strict=True)])
         return ids
 
     def _ttl_for(self, job: JobRequest) -> int:

@@ -68,7 +68,7 @@ def test_worker_stop_waits_for_running_jobs() -> None:
 
 def test_flower_listens_on_localhost_behind_its_login() -> None:
     """Flower binds 127.0.0.1; its env file gives the login and Redis only."""
-    assert "--address=127.0.0.1" in directives("rtq-flower.service")["ExecStart"]
+    assert "--host 127.0.0.1" in directives("rtq-flower.service")["ExecStart"]
     assert set(env_example("flower.env.example")) == {"RTQ_REDIS_URL", "FLOWER_BASIC_AUTH"}
 
 

@@ -291,10 +291,15 @@ class AccountStore:
         return bool(self._redis.hexists(self._keys.accounts, account_id))
 
     def remove(self, account_id: str) -> bool:
+        """Forget the account and its held jobs (they could never run); jobs still queued for
+        it are dead-lettered as unknown_account when a worker meets them."""
+        held = self._redis.lrange(self._keys.held(account_id), 0, -1)
         pipe = self._redis.pipeline(transaction=True)
         pipe.hdel(self._keys.accounts, account_id)
-        pipe.delete(self._keys.account_meta(account_id))
-        removed, _ = pipe.execute()
+        pipe.delete(self._keys.account_meta(account_id), self._keys.held(account_id))
+        if held:
+            pipe.hdel(self._keys.parked_messages, *held)
+        removed = pipe.execute()[0]
         return bool(removed)
 
     def list(self) -> list[AccountInfo]:

@@ -20,17 +20,18 @@ Choices that matter on Redis (see README "Reliability"):
 
 from __future__ import annotations
 
-from typing import Any
+# Module-level names are Celery settings (and Flower shows them): helpers stay private.
+from typing import Any as _Any
 
-from worker import broker
-from worker.settings import Settings
+from worker import broker as _broker
+from worker.settings import Settings as _Settings
 
-_settings = Settings.from_env()
+_settings = _Settings.from_env()
 
-broker_url = broker.broker_url(_settings)
+broker_url = _broker.broker_url(_settings)
 broker_connection_retry_on_startup = True
 broker_connection_max_retries = None
-broker_transport_options: dict[str, Any] = {
+broker_transport_options: dict[str, _Any] = {
     "visibility_timeout": _settings.visibility_timeout,
     "unacked_restore_interval": max(1, _settings.visibility_timeout // 6),
     "unacked_restore_throttle": 1,
@@ -44,7 +45,7 @@ broker_transport_options: dict[str, Any] = {
 }
 if _settings.kombu_prefix:
     broker_transport_options["global_keyprefix"] = _settings.kombu_prefix
-broker_transport_options.update(broker.transport_options(_settings))
+broker_transport_options.update(_broker.transport_options(_settings))
 task_serializer = "json"
 result_serializer = "json"
 accept_content = ["json"]
@@ -70,4 +71,4 @@ worker_cancel_long_running_tasks_on_connection_loss = True
 worker_max_tasks_per_child = None
 worker_proc_alive_timeout = 10
 worker_consumer = "worker.consumer:RtqConsumer"
-broker_transport = broker.transport(_settings)
+broker_transport = _broker.transport(_settings)

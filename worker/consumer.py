@@ -13,7 +13,7 @@ from worker.dlq import DeadLetter, DeadLetters, new_entry_id
 from worker.intake import check_body
 from worker.keys import Keys
 from worker.messages import TASK_NAMES
-from worker.observability import report_dead_letter
+from worker.observability import DEAD_LETTER_LOGGED, report_dead_letter
 from worker.redis_client import connect
 from worker.service import echo
 from worker.transport import UNREADABLE_HEADER
@@ -51,7 +51,7 @@ def dead_letter_unreadable(
         })
         client.expire(keys.job(job_id), settings.job_ttl)
     log.error("dead-lettered an unreadable message for task %r (entry %s): %s",
-              echo(task), entry.id, detail)
+              echo(task), entry.id, detail, extra={DEAD_LETTER_LOGGED: True})
     return entry
 
 

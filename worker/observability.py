@@ -1,11 +1,26 @@
-"""Logging and Sentry set-up. Nothing here ever records a credential."""
+"""Logging and Sentry set-up. Nothing here ever records a credential.
+
+Logs: RTQ_LOG_FORMAT=json makes every line of a worker's output one JSON object, Celery's own
+lines included (`setup_logging` formats every handler Celery installs; `prepare_worker_output`
+silences what Celery prints outside logging: the start-up banner and the shutdown notice, and
+routes its early warnings through logging). Job lines carry `job_id`, `account_id`, `tweet_id`,
+`action`, `outcome`, `attempt`, `reason` and `duration_ms` as fields. Text lines are scrubbed
+too. urllib3/oauthlib, which log request headers at DEBUG, are held at WARNING.
+
+Sentry (SENTRY_DSN): the Celery integration, one event per dead-lettered job
+(`report_dead_letter`, never one per retry: retries are not exceptions), `before_send`
+scrubbing, `send_default_pii` off and no local variables in stack traces (a frame's locals can
+hold a token under any name).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
+import sys
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from worker.settings import Settings
 
@@ -24,7 +39,15 @@ _SECRET_KEYS = re.compile(
     r"(?i)secret|token|passw|authorization|signature|cookie|credential|bearer|dsn|"
     r"(?:api|private|secret|fernet|consumer)_?key"
 )
+# Log records carrying this attribute (`extra={DEAD_LETTER_LOGGED: True}`) describe a dead
+# letter that `report_dead_letter` already sent to Sentry: the logging integration skips them.
+DEAD_LETTER_LOGGED = "rtq_dead_letter"
+_MIN_KNOWN_SECRET = 8
+_MAX_BREADCRUMB = 300
 _sentry_ready = False
+# Secret values this process was configured with (Fernet keys, the default consumer secret,
+# the Redis password): scrubbed wherever they appear, whatever surrounds them.
+_known_secrets: tuple[str, ...] = ()
 
 
 class JsonFormatter(logging.Formatter):
@@ -45,16 +68,101 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(document, default=str)
 
 
+class ScrubbingFormatter(logging.Formatter):
+    """Text lines as the wrapped formatter makes them, minus anything shaped like a secret."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub_text(self.inner.format(record))
+
+
 def setup_logging(settings: Settings, logger: logging.Logger) -> None:
-    if settings.log_format == "json":
-        for handler in logger.handlers:
-            handler.setFormatter(JsonFormatter())
+    """Format every handler of `logger` (Celery's root or task logger) and of billiard's
+    multiprocessing logger: JSON lines, or the existing text format, scrubbed."""
+    remember_secrets(settings)
+    loggers = [logger]
+    if logger is logging.getLogger():
+        loggers.append(logging.getLogger("multiprocessing"))  # billiard's, set up by Celery
+    for target in loggers:
+        for handler in target.handlers:
+            current = handler.formatter
+            if settings.log_format == "json":
+                if not isinstance(current, JsonFormatter):
+                    handler.setFormatter(JsonFormatter())
+            elif not isinstance(current, ScrubbingFormatter):
+                handler.setFormatter(ScrubbingFormatter(current))
     # urllib3 and oauthlib log request details (headers, signatures) at DEBUG.
     for noisy in ("urllib3", "oauthlib", "requests_oauthlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def prepare_worker_output(settings: Settings, worker: Any) -> None:
+    """For a worker starting with RTQ_LOG_FORMAT=json (Celery's `celeryd_init`, before it
+    checks privileges, prints its banner or installs its signal handlers): nothing it writes
+    outside logging may break the one-JSON-object-per-line stream.
+
+    - the banner (printed, not logged) is turned off (`quiet`); its facts are in `rtq stats`
+      and Flower;
+    - warnings raised before Celery sets up logging (e.g. "running as root") go through
+      logging, to a JSON handler on stderr until Celery installs its own;
+    - the shutdown notice Celery prints from its SIGTERM/SIGQUIT handlers becomes a JSON line.
+    """
+    if settings.log_format != "json":
+        return
+    from celery import signals
+    from celery.apps import worker as celery_worker
+
+    remember_secrets(settings)
+    worker.quiet = True
+    logging.captureWarnings(True)
+    root = logging.getLogger()
+    if not root.handlers:
+        early = logging.StreamHandler(sys.stderr)
+        early.setFormatter(JsonFormatter())
+        root.addHandler(early)
+    install_platform_tweaks = worker.install_platform_tweaks
+
+    def quiet_platform_tweaks(target: Any) -> None:
+        install_platform_tweaks(target)
+        celery_worker.install_worker_term_handler(target, verbose=False)
+        celery_worker.install_worker_term_hard_handler(target, verbose=False)
+
+    worker.install_platform_tweaks = quiet_platform_tweaks
+    signals.worker_shutting_down.connect(_log_shutdown, weak=False,
+                                         dispatch_uid="rtq-log-shutdown")
+
+
+def _log_shutdown(sig: str = "", how: str = "", **_: Any) -> None:
+    logging.getLogger("rtq.worker").info("worker: %s shutdown (%s)", how, sig)
+
+
+def remember_secrets(settings: Settings) -> None:
+    """Note this process's own secret values, so that scrubbing removes them verbatim."""
+    global _known_secrets
+    values = [*settings.secret_keys, settings.consumer_secret or "",
+              *_url_passwords(settings.redis_url)]
+    _known_secrets = tuple(sorted({v for v in values if len(v) >= _MIN_KNOWN_SECRET},
+                                  key=len, reverse=True))
+
+
+def _url_passwords(url: str) -> list[str]:
+    """The Redis password in RTQ_REDIS_URL, and a Sentinel URL's `sentinel_password`."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return []
+    found = [unquote(password)] if password else []
+    return found + parse_qs(parts.query).get("sentinel_password", [])
+
+
 def scrub_text(text: str) -> str:
+    for secret in _known_secrets:
+        if secret in text:
+            text = text.replace(secret, "[Filtered]")
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + "[Filtered]", text)
     return text
@@ -76,7 +184,8 @@ def scrub(value: Any) -> Any:
 
 def report_dead_letter(entry: Any) -> None:
     """One Sentry event per dead-lettered job (never per retry), tagged for triage.
-    A no-op without SENTRY_DSN."""
+    A no-op without SENTRY_DSN. Called while an exception is being handled (an internal
+    error), the event carries that exception and its traceback."""
     if not _sentry_ready:
         return
     import sentry_sdk
@@ -89,12 +198,29 @@ def report_dead_letter(entry: Any) -> None:
         scope.set_context("dead_letter", {"job_id": entry.job_id, "entry_id": entry.id,
                                           "tweet_id": entry.tweet_id, "attempts": entry.attempts,
                                           "detail": entry.detail})
+        error = sys.exc_info()[1]
+        if entry.reason == "internal_error" and error is not None:
+            scope.fingerprint = ["rtq-dead-letter", entry.reason, "{{ default }}"]
+            sentry_sdk.capture_exception(error)
+            return
         scope.fingerprint = ["rtq-dead-letter", entry.reason, entry.action or "unknown"]
         sentry_sdk.capture_message(f"job dead-lettered: {entry.reason}", level="error")
 
 
 def before_send(event: Any, hint: Any) -> Any:
+    record = hint.get("log_record") if isinstance(hint, dict) else None
+    if record is not None and getattr(record, DEAD_LETTER_LOGGED, False):
+        return None  # report_dead_letter sent this dead letter's event already
     return scrub(event)
+
+
+def before_breadcrumb(crumb: Any, hint: Any) -> Any:
+    """Keep breadcrumbs short: sentry-sdk's Redis integration records whole Lua scripts
+    (SCRIPT LOAD), kilobytes per event that say nothing about the failure."""
+    message = crumb.get("message") if isinstance(crumb, dict) else None
+    if isinstance(message, str) and len(message) > _MAX_BREADCRUMB:
+        crumb["message"] = message[:_MAX_BREADCRUMB] + "..."
+    return crumb
 
 
 def setup_sentry(settings: Settings) -> None:
@@ -104,11 +230,42 @@ def setup_sentry(settings: Settings) -> None:
     import sentry_sdk
     from sentry_sdk.integrations.celery import CeleryIntegration
 
+    remember_secrets(settings)
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
         integrations=[CeleryIntegration()],
         send_default_pii=False,
+        include_local_variables=False,
         before_send=before_send,
+        before_breadcrumb=before_breadcrumb,
         max_request_body_size="never",
+        release=_release(),
     )
+    _flush_on_shutdown()
     _sentry_ready = True
+
+
+def _release() -> str | None:
+    from importlib import metadata
+
+    try:
+        return f"retweet-queue@{metadata.version('retweet-queue')}"
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _flush_on_shutdown() -> None:
+    """Send what is queued before a worker process exits: pool processes end with os._exit,
+    which skips sentry-sdk's atexit flush."""
+    from celery import signals
+
+    signals.worker_process_shutdown.connect(_flush_sentry, weak=False,
+                                            dispatch_uid="rtq-sentry-flush-process")
+    signals.worker_shutdown.connect(_flush_sentry, weak=False,
+                                    dispatch_uid="rtq-sentry-flush-worker")
+
+
+def _flush_sentry(**_: Any) -> None:
+    import sentry_sdk
+
+    sentry_sdk.flush(timeout=2)

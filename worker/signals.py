@@ -12,7 +12,7 @@ from worker import runtime
 from worker.celery_app import app
 from worker.dlq import DeadLetters
 from worker.keys import Keys
-from worker.observability import setup_logging, setup_sentry
+from worker.observability import prepare_worker_output, setup_logging, setup_sentry
 from worker.parking import Mover, MoverThread
 from worker.redis_client import connect
 
@@ -27,7 +27,14 @@ def _validate_settings(**_: Any) -> None:
     setup_sentry(settings)
 
 
+@signals.celeryd_init.connect
+def _prepare_output(instance: Any, **_: Any) -> None:
+    """Before Celery prints its banner or warns: keep a JSON log all JSON (RTQ_LOG_FORMAT)."""
+    prepare_worker_output(runtime.settings(), instance)
+
+
 @signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
 def _configure_logging(logger: logging.Logger, **_: Any) -> None:
     setup_logging(runtime.settings(), logger)
 

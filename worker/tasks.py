@@ -15,6 +15,7 @@ from celery.exceptions import Reject
 
 from worker import runtime
 from worker.celery_app import app
+from worker.observability import DEAD_LETTER_LOGGED
 
 log = logging.getLogger("rtq.tasks")
 
@@ -29,9 +30,11 @@ def _run(task: Task, action: str, args: tuple[Any, ...], kwargs: dict[str, Any])
                     type(exc).__name__)
         raise Reject(f"Redis unavailable: {type(exc).__name__}", requeue=True) from None
     except Exception as exc:
-        # A bug, not the job's fault: report it (Sentry sees the logged exception) and keep the
-        # job in the dead-letter queue rather than acking it into nothing.
-        log.exception("job %s: internal error", task.request.id)
+        # A bug, not the job's fault: log it and keep the job in the dead-letter queue rather
+        # than acking it into nothing. Its one Sentry event is the dead letter's, which carries
+        # this exception (report_dead_letter), so the log line is not sent as a second one.
+        log.exception("job %s: internal error", task.request.id,
+                      extra={DEAD_LETTER_LOGGED: True})
         return runtime.service().dead_letter_unprocessable(
             action, task.request.id or "", kwargs, exc
         ).value

@@ -14,6 +14,7 @@ from worker.cli.api import api_command
 from worker.cli.common import handle_errors
 from worker.cli.dlq import dlq_group
 from worker.cli.jobs import enqueue, retweet, status, undo
+from worker.cli.ops import flower, metrics, stats
 from worker.settings import Settings
 
 
@@ -71,9 +72,9 @@ cli.add_command(retweet)
 cli.add_command(undo)
 cli.add_command(enqueue)
 cli.add_command(status)
-cli.add_command(__import__("worker.cli.ops", fromlist=["stats"]).stats)
-cli.add_command(__import__("worker.cli.ops", fromlist=["metrics"]).metrics)
-cli.add_command(__import__("worker.cli.ops", fromlist=["flower"]).flower)
+cli.add_command(stats)
+cli.add_command(metrics)
+cli.add_command(flower)
 _register_optional()
 
 

@@ -1,0 +1,174 @@
+"""`rtq metrics`: a Prometheus endpoint that reads Redis on each scrape, so one process covers
+every worker. Started for real and scraped over HTTP after real jobs ran on a real worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from producers import JobRequest, Producer
+from tests.support import Rtq, wait_for
+from worker.embedded import WorkerProcess, free_port
+from worker.settings import Settings
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+class Exporter:
+    """`rtq metrics --port 0` as a process; it prints its URL once listening."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        rtq_bin = os.path.join(os.path.dirname(sys.executable), "rtq")
+        self.process = subprocess.Popen([rtq_bin, "metrics", "--port", "0"], env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True)
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip()
+        assert self.url.startswith("http://127.0.0.1:"), self._stderr()
+
+    def _stderr(self) -> str:
+        self.close()
+        return self.process.stderr.read() if self.process.stderr else ""
+
+    def scrape(self) -> Samples:
+        with urllib.request.urlopen(self.url, timeout=10) as response:
+            assert response.status == 200
+            text = response.read().decode()
+        return {(sample.name, frozenset(sample.labels.items())): sample.value
+                for family in text_string_to_metric_families(text) for sample in family.samples}
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+@pytest.fixture(scope="module")
+def exporter(rtq_env: dict[str, str]) -> Iterator[Exporter]:
+    process = Exporter(rtq_env)
+    yield process
+    process.close()
+
+
+def test_metrics_count_outcomes_calls_dead_letters_and_held_jobs_after_real_jobs(
+    exporter: Exporter, rtq: Rtq, worker: WorkerProcess
+) -> None:
+    """Succeeded, retried, dead-lettered and held jobs show up as counters and gauges."""
+    started = time.time()
+    account, revoked = rtq.add_account(), rtq.add_account()
+    a = account.account_id
+    rtq.admin.configure(missing_tweets=["2"])
+    rtq.admin.script([
+        {"user_id": a, "tweet_id": "3", "responses": [{"status": 503}] * 3},
+        {"user_id": a, "tweet_id": "4", "responses": [{"status": 503}]},
+    ])
+    # Given: 1 succeeds, 2 is not found, 3 fails 3 times (retries_exhausted), 4 fails once then
+    # succeeds; the revoked account's first job is unauthorized and its second is held
+    rtq.admin.revoke(revoked.account_id)
+    ids = [rtq.producer.enqueue("retweet", a, t) for t in ("1", "2", "3", "4")]
+    ids.append(rtq.producer.enqueue("retweet", revoked.account_id, "7"))
+    rtq.wait_terminal(*ids)
+    held = rtq.producer.enqueue("retweet", revoked.account_id, "8")
+    rtq.wait_state(held, "deferred")
+    # When Prometheus scrapes (once the session worker has renewed its heartbeat, which the test
+    # set-up deleted with every rtq key)
+    samples = wait_for(lambda: (s := exporter.scrape())
+                       and value(s, "rtq_workers_alive") == 1 and s, 10, "the worker's heartbeat")
+    # Then every delivery's outcome and every call's status is counted
+    assert value(samples, "rtq_up") == 1
+    assert value(samples, "rtq_jobs_total", outcome="succeeded") == 2
+    assert value(samples, "rtq_jobs_total", outcome="dead") == 3
+    assert value(samples, "rtq_jobs_total", outcome="deferred") == 4  # 3 retries and the held
+    assert value(samples, "rtq_jobs_total", outcome="skipped") == 0
+    assert value(samples, "rtq_x_calls_total", status="200") == 2
+    assert value(samples, "rtq_x_calls_total", status="503") == 4
+    assert value(samples, "rtq_x_calls_total", status="404") == 1
+    assert value(samples, "rtq_x_calls_total", status="401") == 1
+    # ... dead letters by reason, and how old the oldest is
+    assert value(samples, "rtq_dead_letters", reason="not_found") == 1
+    assert value(samples, "rtq_dead_letters", reason="retries_exhausted") == 1
+    assert value(samples, "rtq_dead_letters", reason="unauthorized") == 1
+    assert value(samples, "rtq_dead_letters", reason="malformed_message") == 0
+    oldest = value(samples, "rtq_dead_letter_oldest_age_seconds")
+    assert oldest is not None and 0 <= oldest <= time.time() - started
+    # ... the held job, the accounts' states and what X said of the budget
+    assert value(samples, "rtq_jobs_parked", reason="reauthorization") == 1
+    assert value(samples, "rtq_jobs_parked", reason="retry") == 0
+    assert value(samples, "rtq_accounts", state="needs_reauth") == 1
+    assert value(samples, "rtq_accounts", state="active") == 1
+    last_answer = [c for c in rtq.x_calls(a) if c["rate_remaining"] is not None][-1]
+    assert value(samples, "rtq_budget_remaining", account=a, endpoint="retweet") == \
+        last_answer["rate_remaining"]
+    assert value(samples, "rtq_queue_depth") == 0
+    assert value(samples, "rtq_jobs_running") == 0
+
+
+def test_metrics_show_jobs_waiting_for_a_rate_window(exporter: Exporter, rtq: Rtq,
+                                                     worker: WorkerProcess) -> None:
+    """An account allowed 1 call per 15 minutes: after one call, the next jobs wait for its
+    window, per (account, endpoint), with no budget left."""
+    account = rtq.add_account()
+    a = account.account_id
+    rtq.admin.configure(user_rate_limits={a: 1})
+    rtq.accounts.set_rate_limit(a, (1, 900))
+    rtq.wait_terminal(rtq.producer.enqueue("retweet", a, "1"))
+    rtq.producer.enqueue_many([JobRequest.create("retweet", a, t) for t in ("2", "3")])
+    samples = exporter.scrape()
+    assert value(samples, "rtq_jobs_parked", reason="rate_window") == 2
+    assert value(samples, "rtq_rate_window_waiting_jobs", account=a, endpoint="retweet") == 2
+    assert value(samples, "rtq_budget_remaining", account=a, endpoint="retweet") == 0
+    assert value(samples, "rtq_budget_limit", account=a, endpoint="retweet") == 1
+
+
+def test_metrics_show_a_job_running_while_its_call_is_in_flight(
+    exporter: Exporter, rtq: Rtq, worker: WorkerProcess
+) -> None:
+    """While X takes a second to answer, the job counts as running; then it does not."""
+    account = rtq.add_account()
+    rtq.admin.script([{"user_id": account.account_id, "tweet_id": "1",
+                       "responses": [{"status": 200, "hang_seconds": 1.0}]}])
+    job_id = rtq.producer.enqueue("retweet", account.account_id, "1")
+    wait_for(lambda: rtq.admin.in_flight() == 1, 10, "the call to be in flight")
+    assert value(exporter.scrape(), "rtq_jobs_running") == 1
+    rtq.wait_terminal(job_id)
+    wait_for(lambda: value(exporter.scrape(), "rtq_jobs_running") == 0, 5, "the ack")
+
+
+def test_metrics_report_the_queue_depth(rtq: Rtq) -> None:
+    """Jobs waiting in a queue no worker consumes are counted (LLEN of the queue)."""
+    env = {**rtq.env, "RTQ_QUEUE": "rtq-metrics-idle"}
+    account = rtq.add_account()
+    Producer(rtq.redis, Settings.from_env(env)).enqueue_many(
+        [JobRequest.create("retweet", account.account_id, str(t)) for t in range(3)])
+    idle = Exporter(env)
+    try:
+        assert value(idle.scrape(), "rtq_queue_depth") == 3
+    finally:
+        idle.close()
+        rtq.redis.delete("rtq-metrics-idle")
+
+
+def test_metrics_say_redis_is_down_instead_of_failing(rtq_env: dict[str, str]) -> None:
+    """With Redis unreachable a scrape still answers, with rtq_up 0 and nothing stale."""
+    down = Exporter({**rtq_env, "RTQ_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    try:
+        samples: dict[Any, float] = down.scrape()
+    finally:
+        down.close()
+    assert value(samples, "rtq_up") == 0
+    assert value(samples, "rtq_queue_depth") is None

@@ -1,0 +1,183 @@
+"""Flower on rtq's Celery app (`rtq flower`), and the `task-sent` events of producer jobs.
+
+Flower shows what workers report through task events (`worker_send_task_events`): received,
+started, and the task's result, which is the job's outcome (`succeeded`, `skipped`,
+`superseded`, `deferred`, `dead`); a job that waits for a retry shows `deferred` until a later
+delivery of the same task id ends it. Task arguments hold ids only.
+
+Flower's login comes from the environment, never from argv (visible to every user of the
+host): FLOWER_BASIC_AUTH=user:password[,user2:password2], which Flower itself reads.
+
+Producers write Celery messages straight to Redis (one Lua script per job), so Celery's
+publisher never runs and emits no `task-sent` event for them. `publish_sent` emits exactly the
+event Celery's `send_task` would (tests/test_flower.py compares the two), on the pub/sub topic
+kombu's Redis transport uses for the `celeryev` exchange: `[global prefix]/<db>.celeryev/
+task.sent` (kombu's default `fanout_prefix` and `fanout_patterns`, which rtq keeps).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import redis
+
+from worker.messages import TASK_NAMES
+from worker.redis_client import is_sentinel, parse_sentinel_url
+from worker.settings import Settings, SettingsError
+
+BASIC_AUTH_VARIABLE = "FLOWER_BASIC_AUTH"
+# Flower's OAuth login (FLOWER_AUTH_PROVIDER, with FLOWER_AUTH naming who may log in) is the
+# other way to close it.
+OAUTH_VARIABLES = ("FLOWER_AUTH_PROVIDER", "FLOWER_AUTH")
+# Flower options that carry secrets: refused on the command line.
+_SECRET_OPTIONS = re.compile(r"^--(?:basic[_-]auth|oauth2[_-]secret|cookie[_-]secret)(?:=|$)")
+_HOST = socket.gethostname()
+
+
+class FlowerAuthError(SettingsError):
+    """Flower would start without a usable login; the message names the variable."""
+
+
+def check_login(environ: Mapping[str, str]) -> str:
+    """Which login Flower will ask for ("basic" or "oauth"), from the environment; a missing or
+    malformed FLOWER_BASIC_AUTH raises FlowerAuthError (never echoing its value)."""
+    raw = environ.get(BASIC_AUTH_VARIABLE, "").strip()
+    if not raw:
+        if all(environ.get(name, "").strip() for name in OAUTH_VARIABLES):
+            return "oauth"
+        raise FlowerAuthError(
+            f"{BASIC_AUTH_VARIABLE}: not set; Flower shows every job and can control workers, "
+            "so it needs a login: set user:password in the environment (Flower reads it "
+            "there), or Flower's OAuth (FLOWER_AUTH_PROVIDER and FLOWER_AUTH), or pass "
+            "--insecure-no-auth to run it open on purpose"
+        )
+    logins = raw.split(",")
+    for position, login in enumerate(logins, start=1):
+        user, colon, password = login.partition(":")
+        if not colon or not user.strip() or not password:
+            raise FlowerAuthError(
+                f"{BASIC_AUTH_VARIABLE}: login {position} of {len(logins)} is not "
+                "user:password (both non-empty)"
+            )
+    return "basic"
+
+
+def flower_argv(python: str, host: str, port: int, extra: Iterable[str]) -> list[str]:
+    """`celery -A worker flower` with rtq's address and port, plus the operator's options."""
+    extra = list(extra)
+    for option in extra:
+        if _SECRET_OPTIONS.match(option):
+            name = option.split("=", 1)[0]
+            raise FlowerAuthError(
+                f"{name}: credentials on the command line are visible to every user of the "
+                f"host; set {BASIC_AUTH_VARIABLE} (or Flower's FLOWER_* variables) instead"
+            )
+    return [python, "-m", "celery", "-A", "worker", "flower", f"--address={host}",
+            f"--port={port}", *extra]
+
+
+# -- task-sent events -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentJob:
+    """A job a producer has enqueued (Redis accepted it)."""
+
+    job_id: str
+    action: str
+    account_id: str
+    tweet_id: str
+    eta: str | None = None  # ISO-8601, for a job scheduled for later
+
+
+def events_topic(settings: Settings) -> str:
+    """The pub/sub channel kombu publishes `task-sent` events on, for these settings."""
+    return f"{settings.kombu_prefix}/{redis_db(settings.redis_url)}.celeryev/task.sent"
+
+
+def redis_db(url: str) -> int:
+    """The database number of RTQ_REDIS_URL, as kombu reads it (the path; 0 when absent)."""
+    if is_sentinel(url):
+        return parse_sentinel_url(url).db
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        value = parse_qs(parts.query).get("db", ["0"])[0]
+        return int(value) if value.isdigit() else 0
+    path = parts.path.strip("/")
+    return int(path) if path.isdigit() else 0
+
+
+def sent_event(job: SentJob, queue: str, *, now: float | None = None,
+               hostname: str | None = None) -> str:
+    """The kombu message Celery publishes for `send_task(...)`'s `task-sent` event."""
+    origin = hostname or f"gen{os.getpid()}@{_HOST}"
+    kwargs = {"account_id": job.account_id, "tweet_id": job.tweet_id}
+    body = {
+        "hostname": origin,
+        "utcoffset": _utcoffset(),
+        "pid": os.getpid(),
+        "clock": 0,  # producers keep no Lamport clock; workers' events order themselves
+        "uuid": job.job_id,
+        "root_id": job.job_id,
+        "parent_id": None,
+        "name": TASK_NAMES[job.action],
+        "args": "()",
+        "kwargs": repr(kwargs),
+        "retries": 0,
+        "eta": job.eta,
+        "expires": None,
+        "queue": queue,
+        "exchange": "",
+        "routing_key": queue,
+        "timestamp": time.time() if now is None else now,
+        "type": "task-sent",
+    }
+    message = {
+        "body": base64.b64encode(json.dumps(body).encode()).decode("ascii"),
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": {"hostname": origin},
+        "properties": {
+            "delivery_mode": 1,
+            "delivery_info": {"exchange": "celeryev", "routing_key": "task.sent"},
+            "priority": 0,
+            "body_encoding": "base64",
+            "delivery_tag": str(uuid.uuid4()),
+        },
+    }
+    return json.dumps(message)
+
+
+def publish_sent(client: redis.Redis, settings: Settings, jobs: Iterable[SentJob]) -> int:
+    """Emit one `task-sent` event per accepted job, in one round trip; returns how many were
+    published. Events are best effort (as Celery's are: nobody may be listening), so a Redis
+    error here is swallowed (0): the jobs themselves are already safely enqueued."""
+    topic = events_topic(settings)
+    pipe = client.pipeline(transaction=False)
+    count = 0
+    for job in jobs:
+        pipe.publish(topic, sent_event(job, settings.queue))
+        count += 1
+    if not count:
+        return 0
+    try:
+        pipe.execute()
+    except redis.RedisError:
+        return 0
+    return count
+
+
+def _utcoffset() -> int:
+    """Hours west of UTC, as celery.utils.time.utcoffset reports it."""
+    if time.localtime().tm_isdst:
+        return time.altzone // 3600
+    return time.timezone // 3600
