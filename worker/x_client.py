@@ -135,6 +135,14 @@ class XClient:
             with self._lock:
                 if self._session is None or self._session_pid != pid:
                     session = requests.Session()
+                    # Read the environment once here, not on every call (requests scans every
+                    # environment variable for proxies per request while trust_env is on).
+                    session.proxies = requests.utils.get_environ_proxies(self._base_url)
+                    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
+                        "CURL_CA_BUNDLE")
+                    if bundle:
+                        session.verify = bundle
+                    session.trust_env = False
                     adapter = HTTPAdapter(
                         pool_connections=4, pool_maxsize=self._pool_size, max_retries=0
                     )
