@@ -78,24 +78,33 @@ def paced(ctx: Context, setup: Setup, plain: bool, seconds: float) -> dict[str, 
 
 def run(ctx: Context) -> None:
     setup = SETUP
-    seconds = ctx.scale(12, 6)
-    outcome = {}
-    for kind in ("rtq", "plain"):
-        outcome[kind] = paced(ctx, setup, kind == "plain", seconds)
-        calls = outcome[kind]["to_call_ms"]
-        ctx.detail(NAME, kind, {k: v for k, v in outcome[kind].items() if "_ms" not in k}
-                   | {"to_call_p50_p90_p99_max_ms": [percentile(calls, q) for q in
-                                                     (0.5, 0.9, 0.99, 1.0)]})
-    rtq, plain = outcome["rtq"], outcome["plain"]
+    seconds = ctx.scale(10, 6)
+    runs: dict[str, list[dict[str, Any]]] = {"rtq": [], "plain": []}
+    for _ in range(ctx.scale(2, 1)):
+        for kind in ("rtq", "plain"):
+            result = paced(ctx, setup, kind == "plain", seconds)
+            calls = result["to_call_ms"]
+            runs[kind].append(result)
+            ctx.detail(NAME, f"{kind} run {len(runs[kind])}",
+                       {k: v for k, v in result.items() if "_ms" not in k}
+                       | {"to_call_p50_p90_p99_max_ms": [percentile(calls, q) for q in
+                                                         (0.5, 0.9, 0.99, 1.0)]})
+    # The least disturbed run of each: the bench's own producer falling behind its schedule
+    # means something else took the CPU.
+    rtq = min(runs["rtq"], key=lambda r: r["late_enqueues"])
+    plain = min(runs["plain"], key=lambda r: r["late_enqueues"])
     label = f"{setup.label}, {rtq['achieved_rate']:.0f} jobs/s paced, 0 ms API latency"
     p50, p99 = percentile(rtq["to_call_ms"], 0.5), percentile(rtq["to_call_ms"], 0.99)
     plain50 = percentile(plain["to_call_ms"], 0.5)
     plain99 = percentile(plain["to_call_ms"], 0.99)
     ctx.figure(NAME, f"rtq enqueue-to-call p50 ({label})", p50, "ms")
-    ctx.figure(NAME, "rtq enqueue-to-call p99", p99, "ms")
+    ctx.figure(NAME, "rtq enqueue-to-call p99", p99, "ms",
+               note=f"{rtq['late_enqueues']} enqueues more than 5 ms late (machine busy); "
+               f"least disturbed of {len(runs['rtq'])} runs")
     ctx.figure(NAME, "rtq enqueue-to-finished p99 (status record updated_at)",
                percentile(rtq["to_done_ms"], 0.99), "ms")
     ctx.figure(NAME, "plain Celery enqueue-to-call p50 (same setup and pace)", plain50, "ms")
-    ctx.figure(NAME, "plain Celery enqueue-to-call p99", plain99, "ms")
+    ctx.figure(NAME, "plain Celery enqueue-to-call p99", plain99, "ms",
+               note=f"{plain['late_enqueues']} enqueues more than 5 ms late")
     if p50 and plain50:
         ctx.figure(NAME, "p50 added by rtq (rtq - plain)", p50 - plain50, "ms")
