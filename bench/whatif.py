@@ -5,12 +5,12 @@ order); its workers run from that copy, so nothing in the repository changes. A 
 longer applies to the current tree is reported and its variants skipped.
 
 - the task's hot path in one process (bench/inproc.py): CPU per job of JobService.handle for
-  the shipped tree and each variant, A, A+B, A+B+C, A+B+C+D (steady: no Celery, no scheduling
-  noise);
+  the shipped tree and each variant, A, A+B, A+B+C (steady: no Celery, no scheduling noise;
+  D, the X session reading the environment once, shipped in commit 2ccb8b2);
 - end to end (prefork 2, 0 ms, alternating with plain Celery like the overhead scenario): the
   same variants, and the last with hiredis when BENCH_HIREDIS names a directory holding it
   (`pip install --target DIR hiredis`; plain Celery then gets hiredis too);
-- at 100 ms API latency with 2 x threads 64: shipped, A+B+C+D and plain Celery;
+- at 100 ms API latency with 2 x threads 64: shipped, A+B+C and plain Celery;
 - `rtq enqueue FILE` with and without hiredis (when BENCH_HIREDIS is set);
 - the issue-4 run (ratelimit) with and without E.
 
@@ -39,10 +39,6 @@ OVERHEAD_VARIANTS = (
     ("A+B+C: deliver.lua inside kombu's MULTI", ("A-settle-evalsha.diff",
                                                  "B-credentials-in-begin.diff",
                                                  "C-deliver-in-qos.diff")),
-    ("A+B+C+D: X session reads the environment once", ("A-settle-evalsha.diff",
-                                                       "B-credentials-in-begin.diff",
-                                                       "C-deliver-in-qos.diff",
-                                                       "D-environment-once.diff")),
 )
 RELEASE_VARIANT = ("E: released jobs on the low-priority list", ("E-release-low-priority.diff",))
 

@@ -202,6 +202,8 @@ def environment_read_once(tree: Path) -> None:
     made. With `trust_env` on (requests' default), every call scans every environment variable
     for proxy settings (`merge_environment_settings` -> `get_environ_proxies`)."""
     x_client = tree / "worker/x_client.py"
+    if "trust_env = False" in x_client.read_text():
+        return  # applied already (commit 2ccb8b2)
     edit(x_client, r"(\n( +)session = requests\.Session\(\)\n)", lambda m: m.group(1) + (
         f"{m.group(2)}# Read the environment once here, not on every call (requests scans "
         "every\n"
@@ -268,8 +270,11 @@ def diff(before: Path, after: Path, name: str) -> None:
             lines.append(marker + ("a/" if marker == "--- " else "b/") + path.split("/", 1)[1])
         else:
             lines.append(line)
-    text = "\n".join(lines) + "\n"
-    (HERE / name).write_text(text)
+    if not lines:
+        (HERE / name).unlink(missing_ok=True)
+        print(f"{name}: nothing to change (applied already)")
+        return
+    (HERE / name).write_text("\n".join(lines) + "\n")
     print(f"{name}: {len(lines)} lines")
 
 
