@@ -12,7 +12,7 @@ import redis
 
 from producers.errors import EnqueueError, InvalidJob
 from producers.job_request import JobRequest
-from worker import clock
+from worker import clock, lanes
 from worker.flower import SentJob, publish_sent
 from worker.keys import Keys
 from worker.messages import build_message, new_job_id
@@ -29,6 +29,7 @@ class Producer:
         self._settings = settings
         self._keys = Keys(settings.key_prefix)
         self._queue = settings.queue_key
+        self._overflow = lanes.lane(settings.queue_key, lanes.OVERFLOW)
         self._scripts = Scripts(client)
 
     @classmethod
@@ -91,6 +92,7 @@ class Producer:
                         keys.waiting(job.account_id, job.action), keys.groups,
                         keys.account_meta(job.account_id),
                         keys.scheduled(job.account_id, job.tweet_id),
+                        self._overflow, keys.lane_count(job.account_id),
                     ],
                     args=[
                         job.account_id, job.tweet_id, job_id, job.action, now,
@@ -98,6 +100,7 @@ class Producer:
                         self._ttl_for(job), keys.job(""), entry, now_ms, settings.rate_limit,
                         settings.rate_window, "" if require_account else "1",
                         "" if job.at is None else clock.ms(job.at), batch_token,
+                        lanes.FAST_LANE_SHARE, lanes.LANE_COUNT_TTL, lanes.OVERFLOW,
                     ],
                     client=pipe,
                 )

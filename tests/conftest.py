@@ -24,6 +24,7 @@ from worker.embedded import RedisServer, WorkerProcess
 from worker.fake_x import EmulatorAdmin, EmulatorProcess
 from worker.jobs import JobStore
 from worker.keys import QUEUE, Keys
+from worker.lanes import all_lanes, queue_depth
 from worker.settings import Settings
 
 
@@ -100,12 +101,13 @@ def _delete_rtq_keys(client: redis.Redis) -> None:
     # Let work still in flight from the previous test finish first (a message a worker holds
     # is in kombu's "unacked" hash); otherwise it lands in this test's clean slate.
     deadline = time.monotonic() + 10
-    while (client.llen(QUEUE) or client.hlen("unacked")) and time.monotonic() < deadline:
+    while ((queue_depth(client, QUEUE) or client.hlen("unacked"))
+           and time.monotonic() < deadline):
         time.sleep(0.02)
     keys = list(client.scan_iter("rtq:*", count=1000))
     if keys:
         client.delete(*keys)
-    client.delete(QUEUE)
+    client.delete(*all_lanes(QUEUE))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from tests.support import Rtq
+from worker.lanes import queue_depth
 
 
 def test_keygen_prints_a_fernet_key(rtq: Rtq) -> None:
@@ -116,7 +117,7 @@ def test_enqueue_validates_every_line_before_enqueuing_anything(rtq: Rtq, tmp_pa
         ["line 3", " action"], ["line 4", " line"], ["line 5", " tweet_id"],
         ["line 6", " account_id"], ["line 7", " extra"],
     ]
-    assert rtq.redis.llen(rtq.settings.queue_key) == 0
+    assert queue_depth(rtq.redis, rtq.settings.queue_key) == 0
     assert not list(rtq.redis.scan_iter("rtq:job:*"))
 
 

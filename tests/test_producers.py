@@ -12,6 +12,7 @@ import producers
 from producers import EnqueueError, InvalidJob, JobRequest, Producer
 from tests.support import Rtq
 from worker.embedded import free_port
+from worker.lanes import all_lanes, queue_depth
 from worker.settings import Settings
 
 
@@ -63,7 +64,7 @@ def test_an_unknown_account_raises_invalid_job(rtq: Rtq, monkeypatch: pytest.Mon
     monkeypatch.setattr(producers, "_default", rtq.producer)
     with pytest.raises(InvalidJob, match=r"^account_id: unknown account 424242"):
         producers.enqueue_retweet("424242", "1")
-    assert rtq.redis.llen(rtq.settings.queue_key) == 0
+    assert queue_depth(rtq.redis, rtq.settings.queue_key) == 0
 
 
 def test_bulk_enqueue_is_all_or_nothing_on_invalid_input(rtq: Rtq, monkeypatch: pytest.MonkeyPatch
@@ -87,8 +88,8 @@ def test_bulk_enqueue_returns_ids_in_order(rtq: Rtq, inspect_queue: Producer) ->
     assert len(ids) == len(set(ids)) == 2500
     statuses = rtq.jobs.get_many([ids[0], ids[-1]])
     assert [s.tweet_id for s in statuses if s] == ["0", "2499"]
-    assert rtq.redis.llen("rtq-inspect") == 2500
-    rtq.redis.delete("rtq-inspect")
+    assert queue_depth(rtq.redis, "rtq-inspect") == 2500
+    rtq.redis.delete(*all_lanes("rtq-inspect"))
 
 
 def test_an_unreachable_redis_raises_enqueue_error_quickly(rtq: Rtq) -> None:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.support import Rtq
+from worker.lanes import all_lanes, queue_depth
 
 
 def _run_on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
@@ -46,6 +47,6 @@ def test_bulk_enqueue_shows_progress_on_a_terminal(rtq: Rtq, tmp_path: Path) -> 
         assert status == 0 and "enqueueing" in shown and "100%" in shown
         piped = rtq.cli("enqueue", str(path), env=env)
         assert piped.returncode == 0 and "enqueueing" not in piped.stderr
-        assert rtq.redis.llen("rtq-progress") == 24_000
+        assert queue_depth(rtq.redis, "rtq-progress") == 24_000
     finally:
-        rtq.redis.delete("rtq-progress")
+        rtq.redis.delete(*all_lanes("rtq-progress"))

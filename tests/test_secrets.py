@@ -11,6 +11,7 @@ import pytest
 
 from tests.support import Rtq, dump_redis, wait_for
 from worker.embedded import WorkerProcess
+from worker.lanes import all_lanes
 
 
 def _secrets(rtq: Rtq, credentials: dict[str, str]) -> list[str]:
@@ -21,8 +22,9 @@ def _secrets(rtq: Rtq, credentials: dict[str, str]) -> list[str]:
 def _decoded_messages(rtq: Rtq) -> str:
     """Kombu message bodies are base64: decode them so a scan can see inside."""
     texts = []
-    for raw in rtq.redis.lrange(rtq.settings.queue_key, 0, -1) + list(
-            rtq.redis.hvals("unacked")):
+    queued = [raw for lane in all_lanes(rtq.settings.queue_key)
+              for raw in rtq.redis.lrange(lane, 0, -1)]
+    for raw in queued + list(rtq.redis.hvals("unacked")):
         message = json.loads(raw if raw.startswith("{") else json.loads(raw)[0])
         texts.append(base64.b64decode(message["body"]).decode(errors="replace"))
     return "\n".join(texts)

@@ -17,7 +17,7 @@ from typing import Any
 import redis
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from worker import clock
+from worker import clock, lanes
 from worker.ids import parse_account_id
 from worker.keys import Keys
 from worker.oauth2 import OAuth2Credentials
@@ -244,8 +244,8 @@ class AccountStore:
 
         released = Scripts(self._redis).release_held(
             keys=[self._keys.account_meta(account_id), self._keys.held(account_id),
-                  self._keys.parked_messages, self._queue_key],
-            args=[self._keys.job(""), clock.now_iso()],
+                  self._keys.parked_messages, lanes.lane(self._queue_key, lanes.RELEASED)],
+            args=[self._keys.job(""), clock.now_iso(), lanes.RELEASED],
         )
         return int(released)
 

@@ -65,7 +65,8 @@ def note_delivery(message: dict[str, Any]) -> None:
     try:
         keys, scripts, ttl = _context()
         scripts.deliver(
-            keys=[keys.job(job_id), keys.intent(account_id, tweet_id), keys.seq],
+            keys=[keys.job(job_id), keys.intent(account_id, tweet_id), keys.seq,
+                  keys.lane_count(account_id)],
             args=[job_id, action, account_id, tweet_id, clock.now_iso(), ttl, keys.job("")],
         )
     except redis.RedisError as exc:

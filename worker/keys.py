@@ -74,6 +74,10 @@ class Keys:
         """Sorted set job_id -> intent seq: jobs waiting for (account, endpoint)'s budget."""
         return f"{self.prefix}:waiting:{account_id}:{endpoint}"
 
+    def lane_count(self, account_id: str) -> str:
+        """Counter: the account's jobs in the queue's fast lane (worker/lanes.py; expires)."""
+        return f"{self.prefix}:lane:{account_id}"
+
     @property
     def groups(self) -> str:
         """Sorted set "account:endpoint" -> when its waiting jobs may go (ms)."""

@@ -6,7 +6,8 @@ Redis hashes every process increments; Prometheus sees them as ordinary counters
 only if Redis loses its data).
 
     rtq_up                                    1 if the last scrape could read Redis, else 0
-    rtq_queue_depth                           messages waiting in the Celery queue
+    rtq_queue_depth                           messages waiting in the Celery queue (every
+                                              lane: worker/lanes.py)
     rtq_jobs_running                          delivered to a worker and not yet finished
     rtq_jobs_parked{reason}                   retry | rate_window | reauthorization
     rtq_rate_window_waiting_jobs{account,endpoint}   per group waiting for its rate window

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import redis
 
-from worker import clock
+from worker import clock, lanes
 from worker.keys import Keys
 from worker.scripts import Scripts
 
@@ -45,9 +45,10 @@ class Mover:
                   f"{self._keys.prefix}:"],
         )
         released = self._scripts.release(
-            keys=[self._keys.groups, self._keys.parked_messages, self._queue],
+            keys=[self._keys.groups, self._keys.parked_messages,
+                  lanes.lane(self._queue, lanes.RELEASED)],
             args=[clock.ms(moment), MOVE_BATCH, f"{self._keys.prefix}:", self._rate_limit,
-                  self._rate_window, clock.iso(moment)],
+                  self._rate_window, clock.iso(moment), lanes.RELEASED],
         )
         return int(moved) + int(released)
 

@@ -4,7 +4,8 @@ exposes it to Prometheus.
 Everything comes from keys every worker and producer already writes (worker/keys.py), so one
 reader covers every host and process; nothing here writes.
 
-    queue depth       LLEN of the Celery queue list (RTQ_QUEUE)
+    queue depth       LLEN of every list of the Celery queue (RTQ_QUEUE and kombu's priority
+                      lists, which rtq uses as fair lanes: worker/lanes.py)
     running           HLEN of kombu's `unacked` hash: delivered to a worker and not yet acked
                       (with acks_late and prefetch 1, a job being run; a dead worker's job stays
                       there until the visibility timeout restores it)
@@ -29,7 +30,7 @@ from typing import Any
 
 import redis
 
-from worker import clock
+from worker import clock, lanes
 from worker.accounts import AccountInfo, AccountStore
 from worker.dlq import REASONS
 from worker.keys import Keys
@@ -111,14 +112,16 @@ class StatsReader:
         keys = self._keys
         taken_at = clock.now()
         pipe = self._redis.pipeline(transaction=False)
-        pipe.llen(self._settings.queue_key)
+        for name in lanes.all_lanes(self._settings.queue_key):
+            pipe.llen(name)
         pipe.hlen(self._settings.kombu_prefix + "unacked")
         pipe.zcard(keys.parked)
         pipe.zrange(keys.groups, 0, -1)
         pipe.hgetall(keys.outcomes)
         pipe.hgetall(keys.call_statuses)
         pipe.zrange(keys.dlq_index, 0, 0, withscores=True)
-        queue_depth, running, parked_retry, groups, outcomes, calls, oldest = pipe.execute()
+        *depths, running, parked_retry, groups, outcomes, calls, oldest = pipe.execute()
+        queue_depth = sum(int(depth) for depth in depths)
         waiting = self._waiting(groups)
         accounts = self._accounts.list()
         parked = {

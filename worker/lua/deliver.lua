@@ -1,14 +1,21 @@
 -- Note a message as it leaves the queue (run by the worker's main process right after BRPOP).
--- The queue is FIFO: when a message is taken, every message accepted before it has been taken
--- already and every message still queued was accepted after it. So a message no producer of
--- ours wrote (send_task by name, no intent recorded at enqueue) is ordered here: if the pair's
--- latest intent is a job still waiting in the queue, that job is newer and this one is older.
--- KEYS: 1 job, 2 intent, 3 seq
+-- The fast lane is FIFO: when a message is taken, every message accepted before it has been
+-- taken already and every message still there was accepted after it. So a message no producer
+-- of ours wrote (send_task by name: priority 0, the fast lane; no intent recorded at enqueue) is
+-- ordered here: if the pair's latest intent is a job still waiting in the fast lane, that job
+-- is newer and this one is older. (Jobs in the other lanes are marked delivered when they
+-- leave the fast lane's order.)
+-- A job of ours that entered the fast lane gives its place back to its account's share
+-- (worker/lanes.py), once: a redelivered copy finds the mark gone.
+-- KEYS: 1 job, 2 intent, 3 seq, 4 the account's fast-lane count
 -- ARGV: 1 job_id, 2 action, 3 account_id, 4 tweet_id, 5 now (ISO), 6 job ttl (s),
 --       7 job key prefix
 local job = KEYS[1]
 if redis.call('EXISTS', job) == 1 then
   redis.call('HSETNX', job, 'delivered', '1')
+  if redis.call('HDEL', job, 'lane') == 1 and redis.call('DECR', KEYS[4]) <= 0 then
+    redis.call('DEL', KEYS[4])
+  end
   return 0
 end
 local seq = 0

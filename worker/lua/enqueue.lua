@@ -3,16 +3,21 @@
 -- A job for an (account, endpoint) that is already waiting for its rate window joins that wait
 -- directly instead of the queue, so a saturated account's backlog never stands in the shared
 -- queue in front of other accounts' jobs.
--- KEYS: 1 accounts, 2 seq, 3 intent, 4 job, 5 queue, 6 parked, 7 parked messages,
---       8 dlq index, 9 dlq entries, 10 budget (account, endpoint), 11 waiting (account, endpoint),
---       12 groups, 13 account meta, 14 scheduled jobs of the pair
+-- A job due now goes to the queue's fast lane while the account has fewer than its share of
+-- jobs there, else to the overflow lane (worker/lanes.py), so one account's backlog never
+-- stands in front of another account's job.
+-- KEYS: 1 accounts, 2 seq, 3 intent, 4 job, 5 queue (its fast lane), 6 parked,
+--       7 parked messages, 8 dlq index, 9 dlq entries, 10 budget (account, endpoint),
+--       11 waiting (account, endpoint), 12 groups, 13 account meta, 14 scheduled jobs of the
+--       pair, 15 the queue's overflow lane, 16 the account's fast-lane count
 -- ARGV: 1 account_id, 2 tweet_id, 3 job_id, 4 action, 5 now (ISO), 6 message, 7 job ttl (s),
 --       8 job key prefix, 9 dead-letter entry to remove on replay ('' for none), 10 now (ms),
 --       11 default limit, 12 default window (s), 13 '1' to enqueue even for an account rtq has no
 --       credentials for (a forced replay: the job waits to be dead-lettered again, or for the
 --       account to be added first), 14 due time (ms) of a scheduled job ('' for now),
 --       15 batch token: scheduled jobs enqueued together (a retweet and its undo-after) do not
---       cancel each other
+--       cancel each other, 16 fast-lane share per account, 17 fast-lane count ttl (s),
+--       18 the overflow lane's kombu priority
 -- A scheduled job waits in the parking lot and in its pair's scheduled set; it becomes the
 -- latest intent only when due (move_due.lua). Any intent enqueued for the pair meanwhile,
 -- scheduled or not (but not of the same batch), cancels it: the latest intent wins.
@@ -79,8 +84,21 @@ if spent or waiting > 0 then
   -- Out of the FIFO queue already: a raw message for the pair arriving later is newer.
   redis.call('HSET', KEYS[4], 'state', 'deferred', 'delivered', '1',
     'due_at_ms', at + math.floor(waiting / math.max(limit, 1)) * window)
-else
+elseif tonumber(redis.call('GET', KEYS[16]) or '0') < tonumber(ARGV[16]) then
   redis.call('LPUSH', KEYS[5], ARGV[6])
+  redis.call('INCR', KEYS[16])
+  redis.call('EXPIRE', KEYS[16], ARGV[17])
+  -- deliver.lua takes the mark off (once) and decrements the count.
+  redis.call('HSET', KEYS[4], 'lane', '1')
+else
+  -- kombu restores an unacked message to the list its priority names: say the overflow lane.
+  local head, tail = string.match(ARGV[6], '^(.*"priority":%s*)%d+(.*)$')
+  local message = ARGV[6]
+  if head then message = head .. ARGV[18] .. tail end
+  redis.call('LPUSH', KEYS[15], message)
+  -- Out of the FIFO fast lane (like a job joining a rate-window wait): a raw message for the
+  -- pair leaving the fast lane while this job waits is ordered after it (deliver.lua).
+  redis.call('HSET', KEYS[4], 'delivered', '1')
 end
 -- An older job for this pair waiting in the parking lot or for a rate window can never win
 -- now: settle it here rather than publishing it later only to be superseded.

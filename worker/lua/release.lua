@@ -2,9 +2,12 @@
 -- time has come, publish as many of its waiting jobs as its budget has calls left (oldest
 -- intents first), and schedule the group again while jobs remain. Atomic, so however many
 -- workers run it, each job is released once.
--- KEYS: 1 groups, 2 parked messages, 3 queue
+-- Released jobs go to the queue's released lane (worker/lanes.py), behind fresh jobs: a window
+-- lets out up to a whole window's worth of one account's jobs at once, and they must not delay
+-- the next job of an idle account.
+-- KEYS: 1 groups, 2 parked messages, 3 the queue's released lane
 -- ARGV: 1 now (ms), 2 max groups per run, 3 key prefix ("rtq:"), 4 default limit,
---       5 default window (s), 6 now (ISO)
+--       5 default window (s), 6 now (ISO), 7 the released lane's kombu priority
 local now = tonumber(ARGV[1])
 local groups = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[2])
 local released = 0
@@ -26,8 +29,11 @@ for _, group in ipairs(groups) do
       local message = redis.call('HGET', KEYS[2], job_id)
       redis.call('HDEL', KEYS[2], job_id)
       if message then
-        -- To the head of the queue: these jobs have waited their turn already.
-        redis.call('RPUSH', KEYS[3], message)
+        -- kombu restores an unacked message to the list its priority names: say this one.
+        local head, tail = string.match(message, '^(.*"priority":%s*)%d+(.*)$')
+        if head then message = head .. ARGV[7] .. tail end
+        -- FIFO within the lane: oldest intents first.
+        redis.call('LPUSH', KEYS[3], message)
         local job = ARGV[3] .. 'job:' .. job_id
         if redis.call('HGET', job, 'state') == 'deferred' then
           redis.call('HSET', job, 'state', 'queued', 'updated_at', ARGV[6])

@@ -1,7 +1,9 @@
 -- An account has new credentials: mark it active and publish the jobs held while it needed
 -- re-authorization, in the order they were held.
--- KEYS: 1 account meta, 2 held list, 3 parked messages, 4 queue
--- ARGV: 1 job key prefix, 2 now (ISO)
+-- They go to the queue's released lane (worker/lanes.py): an account's whole backlog can come
+-- out at once, and it must not stand in front of other accounts' fresh jobs.
+-- KEYS: 1 account meta, 2 held list, 3 parked messages, 4 the queue's released lane
+-- ARGV: 1 job key prefix, 2 now (ISO), 3 the released lane's kombu priority
 redis.call('HSET', KEYS[1], 'state', 'active')
 local released = 0
 while true do
@@ -10,6 +12,9 @@ while true do
   local message = redis.call('HGET', KEYS[3], job_id)
   redis.call('HDEL', KEYS[3], job_id)
   if message then
+    -- kombu restores an unacked message to the list its priority names: say this one.
+    local head, tail = string.match(message, '^(.*"priority":%s*)%d+(.*)$')
+    if head then message = head .. ARGV[3] .. tail end
     redis.call('LPUSH', KEYS[4], message)
     local job = ARGV[1] .. job_id
     if redis.call('HGET', job, 'state') == 'deferred' then
