@@ -18,6 +18,7 @@ from celery import Celery
 from bench.context import Context
 from bench.harness import PYTHON, Stack
 from producers import JobRequest
+from worker.lanes import queue_depth
 
 NAME = "enqueue"
 
@@ -37,7 +38,7 @@ def cli_enqueue(stack: Stack, jobs: int, env: dict[str, str] | None = None
     seconds = time.monotonic() - started
     if completed.returncode != 0:
         raise RuntimeError(f"rtq enqueue failed: {completed.stderr.decode()[-500:]}")
-    return seconds, int(stack.client.llen(stack.settings.queue_key))
+    return seconds, queue_depth(stack.client, stack.settings.queue_key)
 
 
 def run(ctx: Context) -> None:
@@ -57,7 +58,7 @@ def run(ctx: Context) -> None:
     validated = [JobRequest.create(r["action"], r["account_id"], r["tweet_id"]) for r in records]
     producer.enqueue_many(validated)
     api_seconds = time.monotonic() - started
-    api_queued = stack.client.llen(queue)
+    api_queued = queue_depth(stack.client, queue)
 
     # plain Celery, one send_task per job
     stack.reset()
@@ -75,7 +76,7 @@ def run(ctx: Context) -> None:
         loop_seconds = time.monotonic() - started
     app.close()
     loop_rate = (loop_jobs - 1) / loop_seconds
-    loop_queued = stack.client.llen(queue)
+    loop_queued = queue_depth(stack.client, queue)
     stack.reset()
 
     cli_rate, api_rate = jobs / cli_seconds, jobs / api_seconds

@@ -28,6 +28,7 @@ from worker.accounts import AccountStore, Credentials, fernet_for
 from worker.embedded import RedisServer
 from worker.fake_x import EmulatorProcess
 from worker.keys import Keys
+from worker.lanes import all_lanes
 from worker.messages import build_message, new_job_id
 from worker.settings import Settings
 
@@ -446,10 +447,10 @@ def drain(stack: Stack, group: WorkerGroup, queue: str, total: int, label: str, 
         nonlocal polls
         polls += 1
         pipe = client.pipeline(transaction=False)
-        pipe.llen(queue)
+        for lane in all_lanes(queue):
+            pipe.llen(lane)
         pipe.hlen(UNACKED)
-        queued, unacked = pipe.execute()
-        return int(queued) + int(unacked)
+        return sum(int(n) for n in pipe.execute())
 
     started = time.monotonic()
     group.start()

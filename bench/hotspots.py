@@ -21,6 +21,7 @@ from typing import Any
 from bench.context import Context
 from bench.harness import PYTHON, ROOT, UNACKED, Setup, Stack, cpu_seconds
 from bench.report import RESULTS_DIR
+from worker.lanes import queue_depth
 
 NAME = "profile"
 SETUP = Setup("prefork", 2)
@@ -167,11 +168,11 @@ def run(ctx: Context) -> None:
     out = stack.workdir / "profile.txt"
 
     def left() -> int:
-        return int(stack.client.llen(queue)) + int(stack.client.hlen(UNACKED))
+        return queue_depth(stack.client, queue) + int(stack.client.hlen(UNACKED))
 
     with stack.workers(SETUP, name="p") as group:
         group.start()
-        while stack.client.llen(queue) >= jobs:
+        while queue_depth(stack.client, queue) >= jobs:
             time.sleep(0.02)
         time.sleep(1.0)  # warm-up: imports, connections, first signers
         main_pid = group.workers[0].pid

@@ -13,6 +13,7 @@ from typing import Any
 
 from bench.context import Context, x_calls
 from bench.harness import PLAIN_QUEUE, Setup, percentile, plain_message
+from worker.lanes import queue_depth
 
 NAME = "latency"
 RATE = 200.0
@@ -54,7 +55,8 @@ def paced(ctx: Context, setup: Setup, plain: bool, seconds: float) -> dict[str, 
             enqueued[request.tweet_id] = at
         achieved = count / (time.monotonic() - started)
         deadline = time.monotonic() + 60
-        while stack.client.llen(PLAIN_QUEUE if plain else "rtq") or stack.client.hlen("unacked"):
+        while (queue_depth(stack.client, PLAIN_QUEUE if plain else "rtq")
+               or stack.client.hlen("unacked")):
             if time.monotonic() > deadline:
                 raise RuntimeError("the paced jobs did not finish within 60 s")
             time.sleep(0.05)

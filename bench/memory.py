@@ -11,6 +11,7 @@ from typing import Any
 from bench.context import Context, job_states, x_calls
 from bench.harness import UNACKED, Setup, used_memory
 from bench.overhead import SETUP
+from worker.lanes import all_lanes, queue_depth
 
 NAME = "memory"
 SAMPLE_EVERY_S = 2.0
@@ -40,9 +41,10 @@ def breakdown(client: Any, ids: list[str], pairs: list[tuple[str, str]],
         parts["known state (rtq:known:*)"] = key_bytes(
             client, [f"rtq:known:{pairs[i][0]}:{pairs[i][1]}" for i in picks])
     else:
-        length = client.llen("rtq")
-        parts["message in the queue list"] = (client.memory_usage("rtq", samples=0) or 0) \
-            / max(length, 1)
+        lists = all_lanes("rtq")
+        length = queue_depth(client, "rtq")
+        parts["message in the queue list"] = sum(
+            client.memory_usage(name, samples=0) or 0 for name in lists) / max(length, 1)
     return {k: round(v, 1) for k, v in parts.items()}
 
 
@@ -73,7 +75,7 @@ def run(ctx: Context) -> None:
         started = time.monotonic()
         next_sample = started
         while True:
-            left = client.llen("rtq") + client.hlen(UNACKED)
+            left = queue_depth(client, "rtq") + client.hlen(UNACKED)
             now = time.monotonic()
             if now >= next_sample or left == 0:
                 memory = group.memory()

@@ -22,6 +22,7 @@ from bench.harness import (
     drain,
     reads_processed,
 )
+from worker.lanes import PRIORITY_STEPS
 
 NAME = "overhead"
 SETUP = Setup("prefork", 2)  # 2 cores, CPU-bound at 0 ms latency: one process per core
@@ -52,7 +53,8 @@ def measure(ctx: Context, kind: str, jobs: int, setup: Setup = SETUP, latency_ms
         # less the bench's own polls and INFO calls.
         round_trips = (reads_processed(stack.client) - reads - result.polls - 2) / jobs
         group.stop()
-    own = {"llen": result.polls, "hlen": result.polls}
+    # Each poll reads every lane of the queue (worker/lanes.py) and the unacked hash.
+    own = {"llen": result.polls * len(PRIORITY_STEPS), "hlen": result.polls}
     producer = command_delta(before, queued)
     worker = command_delta(queued, after, own)
     calls = call_summary(x_calls(stack))

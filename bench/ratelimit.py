@@ -22,6 +22,7 @@ from typing import Any
 from bench.context import Context, job_states, x_calls
 from bench.harness import Setup, WorkerGroup, percentile, used_memory
 from producers import Producer
+from worker.lanes import queue_depth
 from worker.settings import Settings
 
 NAME = "ratelimit"
@@ -127,7 +128,7 @@ def park(ctx: Context, group: WorkerGroup, producer: Producer, saturated: list[s
     producer.enqueue_many(stack.requests(jobs, saturated))
     time.sleep(1)
     waiting = sum(stack.client.zcard(f"rtq:waiting:{a}:retweet") for a in saturated)
-    queued = stack.client.llen("rtq")
+    queued = queue_depth(stack.client, "rtq")
     redis_after = used_memory(stack.client)
     peak, samples = memory_before["rss_kb"], []
     for _ in range(ctx.scale(12, 6)):
