@@ -11,8 +11,8 @@ longer applies to the current tree is reported and its variants skipped.
   same variants, and the last with hiredis when BENCH_HIREDIS names a directory holding it
   (`pip install --target DIR hiredis`; plain Celery then gets hiredis too);
 - at 100 ms API latency with 2 x threads 64: shipped, A+B+C and plain Celery;
-- `rtq enqueue FILE` with and without hiredis (when BENCH_HIREDIS is set);
-- the issue-4 run (ratelimit) with and without E.
+- `rtq enqueue FILE` with and without hiredis (when BENCH_HIREDIS is set).
+(E, released jobs on a low-priority list, shipped with the fair lanes: worker/lanes.py.)
 
 Not part of the default run (it measures proposals, not the product): `python -m bench whatif`.
 """
@@ -26,7 +26,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench import enqueue, hotspots, overhead, ratelimit, throughput
+from bench import enqueue, hotspots, overhead, throughput
 from bench.context import Context
 from bench.harness import ROOT, Setup
 
@@ -40,7 +40,6 @@ OVERHEAD_VARIANTS = (
                                                  "B-credentials-in-begin.diff",
                                                  "C-deliver-in-qos.diff")),
 )
-RELEASE_VARIANT = ("E: released jobs on the low-priority list", ("E-release-low-priority.diff",))
 
 
 def variant(ctx: Context, name: str, diffs: tuple[str, ...]) -> Path | None:
@@ -149,15 +148,3 @@ def run(ctx: Context) -> None:
         ctx.figure(NAME, f"hiredis: `rtq enqueue FILE`, {jobs:,} jobs", jobs / with_hiredis,
                    "jobs/s", ">=", 20_000, note=f"without hiredis, same run: "
                    f"{jobs / without:,.0f} jobs/s ({queued:,} / {queued_too:,} queued)")
-
-    root = variant(ctx, *RELEASE_VARIANT)
-    if root is None:
-        return
-    shipped = ratelimit.measure(ctx, parked_jobs=0)
-    patched = ratelimit.measure(ctx, parked_jobs=0, root=root)
-    ctx.detail(NAME, "ratelimit", {"shipped": shipped, "E": patched})
-    for label, key in (("whole run", "p99_all"), ("after the first window", "p99_steady")):
-        ctx.figure(NAME, f"{RELEASE_VARIANT[0]}: idle accounts' p99, {label}", patched[key],
-                   "s", "<", 1.0, note=f"shipped, same run: {shipped[key]:.2f} s")
-    ctx.figure(NAME, f"{RELEASE_VARIANT[0]}: calls per window / limit", patched["share"], "x",
-               ">=", 0.95, note=f"shipped, same run: {shipped['share']:.2f}")

@@ -3,9 +3,9 @@
     python bench/patches/make_patches.py
 
 The tree moves while these proposals wait, so each change is written as a few anchored edits
-and the diffs are made fresh (A to D apply in that order; E on its own). An edit whose anchor
-is gone stops with the anchor named. Nothing in the repository is modified: the edits happen in
-a temporary copy.
+and the diffs are made fresh (A to D apply in that order; those in ALONE on their own). An
+edit whose anchor is gone stops with the anchor named. Nothing in the repository is modified:
+the edits happen in a temporary copy.
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ def delivery_call(message: dict[str, Any]) -> tuple[list[str], list[Any]] | None
          r"\s*)return\n    try:\n.*?log\.warning\(\"could not note a delivery \(%s\)\", "
          r"type\(exc\)\.__name__\)\n", lambda m: m.group(1) + '''return None
     keys, _, ttl = _context()
-    return ([keys.job(job_id), keys.intent(account_id, tweet_id), keys.seq],
+    return ([keys.job(job_id), keys.intent(account_id, tweet_id), keys.seq,
+             keys.lane_count(account_id)],
             [job_id, action, account_id, tweet_id, clock.now_iso(), ttl, keys.job("")])
 
 
@@ -216,37 +217,15 @@ def environment_read_once(tree: Path) -> None:
         f"{m.group(2)}session.trust_env = False\n"))
 
 
-def release_to_low_priority(tree: Path) -> None:
-    """E: jobs a rate window lets out go to the queue's lowest-priority list, which workers
-    BRPOP after the queue itself: a window's release never delays an idle account's job."""
-    parking, release = tree / "worker/parking.py", tree / "worker/lua/release.lua"
-    edit(parking, r"^class Mover:", lambda _: '''def released_queue(queue: str) -> str:
-    """kombu's lowest-priority list of `queue` (priority 9: "<queue>\\\\x06\\\\x169"). Workers
-    BRPOP it after the queue itself, so jobs let out by a rate window never stand in front of
-    fresh jobs of idle accounts; they run as soon as nothing newer waits."""
-    return f"{queue}\\x06\\x169"
-
-
-class Mover:''')
-    edit(parking, r"(self\._scripts\.release\(\n\s*keys=\[self\._keys\.groups, "
-         r"self\._keys\.parked_messages, )self\._queue\]",
-         lambda m: m.group(1) + "released_queue(self._queue)]")
-    edit(release, r"-- KEYS: 1 groups, 2 parked messages, 3 queue\n",
-         "-- KEYS: 1 groups, 2 parked messages, 3 the queue's lowest-priority list\n")
-    edit(release, r"-- To the head of the queue: these jobs have waited their turn already\.\n"
-         r"(\s*)redis\.call\('RPUSH', KEYS\[3\], message\)", lambda m: (
-             "-- To the queue's lowest-priority list (FIFO): workers take these jobs when\n"
-             f"{m.group(1)}-- no fresh job waits, so a release never delays an idle account.\n"
-             f"{m.group(1)}redis.call('LPUSH', KEYS[3], message)"))
-
-
 CHANGES = (
     ("A-settle-evalsha.diff", settle_without_script_exists),
     ("B-credentials-in-begin.diff", credentials_from_begin),
     ("C-deliver-in-qos.diff", deliver_in_kombu_multi),
     ("D-environment-once.diff", environment_read_once),
 )
-ALONE = (("E-release-low-priority.diff", release_to_low_priority),)
+# Changes measured on their own against the current tree (none now: E, released jobs on a
+# low-priority list, shipped as part of the fair lanes, worker/lanes.py).
+ALONE: tuple[tuple[str, Callable[[Path], None]], ...] = ()
 
 
 def snapshot(tree: Path, to: Path) -> None:
