@@ -12,6 +12,7 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
+from worker.lanes import all_lanes
 from worker.settings import Settings
 
 K8S = Path(__file__).resolve().parent.parent / "deploy" / "k8s"
@@ -97,21 +98,26 @@ def test_disruption_budget_and_scaler_target_the_worker_pods() -> None:
 
 
 def test_keda_scales_workers_on_the_queue_they_consume() -> None:
-    """The redis trigger watches the list RTQ_QUEUE (with RTQ_KEY_PREFIX) names, never scales
-    to zero (workers run the mover), and authenticates with a defined secret."""
+    """The redis triggers watch every list of the queue RTQ_QUEUE (with RTQ_KEY_PREFIX) names,
+    its fair lanes included, never scale to zero (workers run the mover), and authenticate
+    with a defined secret."""
     scaled = find("ScaledObject", "rtq-worker")["spec"]
     assert scaled["scaleTargetRef"]["name"] == "rtq-worker"
     assert scaled["minReplicaCount"] >= 1
     assert scaled["maxReplicaCount"] > scaled["minReplicaCount"]
-    (trigger,) = scaled["triggers"]
+    triggers = scaled["triggers"]
     settings = Settings.from_env(find("ConfigMap", "rtq")["data"])
-    assert trigger["type"] == "redis"
-    assert trigger["metadata"]["listName"] == settings.queue_key == "rtq"
-    assert int(trigger["metadata"]["listLength"]) > 0
-    auth = find("TriggerAuthentication", trigger["authenticationRef"]["name"])["spec"]
-    (password,) = auth["secretTargetRef"]
-    assert password["parameter"] == "password"
-    assert password["key"] in find("Secret", password["name"])["stringData"]
+    assert settings.queue_key == "rtq"
+    assert [t["metadata"]["listName"] for t in triggers] == all_lanes(settings.queue_key)
+    for trigger in triggers:
+        assert trigger["type"] == "redis"
+        assert int(trigger["metadata"]["listLength"]) > 0
+        auth = find("TriggerAuthentication", trigger["authenticationRef"]["name"])["spec"]
+        (password,) = auth["secretTargetRef"]
+        assert password["parameter"] == "password"
+        assert password["key"] in find("Secret", password["name"])["stringData"]
+    assert len({(t["metadata"]["address"], t["metadata"]["databaseIndex"])
+                for t in triggers}) == 1
 
 
 def secret_and_config_references() -> list[tuple[str, str, str | None]]:
