@@ -157,15 +157,16 @@ def run(ctx: Context) -> None:
                "responses", "<=", 0)
     ctx.figure(NAME, "idle accounts' jobs, enqueue-to-call p99, whole run", r["p99_all"], "s",
                "<", 1.0, note=f"{r['probes']} jobs for 4 idle accounts, max "
-               f"{r['max_all'] or 0:.2f} s; in the first seconds they queue behind the backlog's "
-               "first pass (rtq has not yet seen the windows spent)")
+               f"{r['max_all'] or 0:.2f} s; the backlog's first pass (before rtq has seen the "
+               "windows spent) waits in the overflow lane, 4 jobs per account in the fast lane")
     ctx.figure(NAME, "idle accounts' jobs, enqueue-to-call p99, after the first window",
                r["p99_steady"], "s", "<", 1.0,
-               note=f"{r['probes_steady']} jobs; spikes follow each window's release of "
-               f"{LIMIT} x 20 waiting jobs to the head of the queue")
+               note=f"{r['probes_steady']} jobs; each window's release of {LIMIT} x 20 waiting "
+               "jobs goes to the released lane, behind fresh jobs")
     ctx.figure(NAME, f"worker RSS growth with {r['waiting'] + r['queued']:,} parked jobs "
                f"({SETUP.instances} workers)", r["rss_peak_mb"] - r["rss_before_mb"], "MB", "<",
                50, note=f"{r['rss_before_mb']:.0f} -> {r['rss_peak_mb']:.0f} MB RSS, "
-               f"{r['waiting']:,} waiting, {r['queued']:,} queued")
+               f"{r['waiting']:,} waiting, {r['queued']:,} queued (in the lanes, to be parked "
+               "by workers: enqueued before rtq saw the windows spent)")
     ctx.figure(NAME, "Redis bytes per parked job", r["redis_bytes_per_parked"], "B",
                note="message kept in rtq:parked:msg, sorted-set entry, record, intent")
