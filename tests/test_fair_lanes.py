@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 
+from kombu import Connection
 from kombu.transport import redis as kombu_redis
 
 from producers import JobRequest, Producer
@@ -16,6 +17,7 @@ from worker.keys import Keys
 from worker.messages import build_message
 from worker.parking import Mover
 from worker.settings import Settings
+from worker.transport import Transport
 
 NO_LIMIT = 1_000_000
 
@@ -185,5 +187,31 @@ def test_stats_count_every_lane(rtq: Rtq) -> None:
         result = rtq.cli("stats", "--json", env={**rtq.env, "RTQ_QUEUE": queue})
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["queue"] == lanes.FAST_LANE_SHARE + 3
+    finally:
+        rtq.redis.delete(*lanes.all_lanes(queue))
+
+
+def test_kombu_restores_an_unacked_message_to_the_lane_it_came_from(rtq: Rtq) -> None:
+    """An unacked message (a dead worker's) goes back to the list its priority names: the
+    overflow and released lanes keep their jobs behind fresh ones after a redelivery too."""
+    account = rtq.add_account()
+    queue = "rtq-restored"
+    try:
+        _held(rtq, queue).enqueue_many(
+            [JobRequest.create("retweet", account.account_id, str(t))
+             for t in range(lanes.FAST_LANE_SHARE + 1)])
+        taken = rtq.redis.rpop(lanes.lane(queue, lanes.OVERFLOW))
+        released = build_message("retweet", "j-released", account.account_id, "99").replace(
+            '"priority":0', f'"priority":{lanes.RELEASED}')
+        with Connection(rtq.settings.redis_url, transport=Transport) as connection:
+            channel = connection.default_channel
+            with channel.conn_or_acquire() as client, client.pipeline() as pipe:
+                for raw in (taken, released):
+                    # What kombu does with a message whose visibility timeout ran out.
+                    channel._do_restore_message(json.loads(raw), "", queue, pipe)
+                pipe.execute()
+        assert rtq.redis.llen(queue) == lanes.FAST_LANE_SHARE
+        assert rtq.redis.llen(lanes.lane(queue, lanes.OVERFLOW)) == 1
+        assert rtq.redis.llen(lanes.lane(queue, lanes.RELEASED)) == 1
     finally:
         rtq.redis.delete(*lanes.all_lanes(queue))
