@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from kombu import Connection
 from kombu.transport import redis as kombu_redis
@@ -13,6 +14,8 @@ from kombu.transport import redis as kombu_redis
 from producers import JobRequest, Producer
 from tests.support import Account, Rtq, wait_for
 from worker import lanes
+from worker.embedded import WorkerProcess
+from worker.jobs import JobStatus, JobStore
 from worker.keys import Keys
 from worker.messages import build_message
 from worker.parking import Mover
@@ -215,3 +218,33 @@ def test_kombu_restores_an_unacked_message_to_the_lane_it_came_from(rtq: Rtq) ->
         assert rtq.redis.llen(lanes.lane(queue, lanes.RELEASED)) == 1
     finally:
         rtq.redis.delete(*lanes.all_lanes(queue))
+
+
+def test_workers_take_every_lane_of_a_prefixed_queue(rtq: Rtq, tmp_path: Path) -> None:
+    """With RTQ_KEY_PREFIX, kombu prefixes its lists (global_keyprefix): the lanes producers
+    write are the ones workers read."""
+    env = dict(rtq.env, RTQ_KEY_PREFIX="rtqf", RTQ_QUEUE="rtqf")
+    settings = Settings.from_env(env)
+    assert settings.queue_key == "rtqf:rtqf"
+    account = rtq.add_account()
+    keys = Keys(settings.key_prefix)
+    rtq.redis.hset(keys.accounts, account.account_id,
+                   rtq.redis.hget(Keys().accounts, account.account_id) or "")
+    try:
+        ids = Producer(rtq.redis, settings).enqueue_many(
+            [JobRequest.create("retweet", account.account_id, str(t))
+             for t in range(lanes.FAST_LANE_SHARE + 2)])
+        assert rtq.redis.llen(lanes.lane(settings.queue_key, lanes.OVERFLOW)) == 2
+        jobs = JobStore(rtq.redis, keys)
+        with WorkerProcess(env, log_path=str(tmp_path / "w.log"),
+                           extra_args=("--concurrency", "1")):
+            def finished() -> list[JobStatus] | None:
+                found = jobs.get_many(ids)
+                return [s for s in found if s] if all(s and s.terminal for s in found) else None
+
+            statuses = wait_for(finished, 30, "the jobs to finish")
+        assert {s.state for s in statuses} == {"succeeded"}
+        assert lanes.queue_depth(rtq.redis, settings.queue_key) == 0
+    finally:
+        for key in rtq.redis.scan_iter("rtqf:*"):
+            rtq.redis.delete(key)
