@@ -92,9 +92,12 @@ elseif tonumber(redis.call('GET', KEYS[16]) or '0') < tonumber(ARGV[16]) then
   redis.call('HSET', KEYS[4], 'lane', '1')
 else
   -- kombu restores an unacked message to the list its priority names: say the overflow lane.
-  local head, tail = string.match(ARGV[6], '^(.*"priority":%s*)%d+(.*)$')
+  -- (Our messages are built by worker/messages.py: compact JSON, one "priority":0.)
   local message = ARGV[6]
-  if head then message = head .. ARGV[18] .. tail end
+  local at = string.find(message, '"priority":0,', 1, true)
+  if at then
+    message = string.sub(message, 1, at + 10) .. ARGV[18] .. string.sub(message, at + 12)
+  end
   redis.call('LPUSH', KEYS[15], message)
   -- Out of the FIFO fast lane (like a job joining a rate-window wait): a raw message for the
   -- pair leaving the fast lane while this job waits is ordered after it (deliver.lua).

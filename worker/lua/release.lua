@@ -30,8 +30,11 @@ for _, group in ipairs(groups) do
       redis.call('HDEL', KEYS[2], job_id)
       if message then
         -- kombu restores an unacked message to the list its priority names: say this one.
-        local head, tail = string.match(message, '^(.*"priority":%s*)%d+(.*)$')
-        if head then message = head .. ARGV[7] .. tail end
+        -- (Parked messages are built by worker/messages.py: compact JSON, one "priority":0.)
+        local at = string.find(message, '"priority":0,', 1, true)
+        if at then
+          message = string.sub(message, 1, at + 10) .. ARGV[7] .. string.sub(message, at + 12)
+        end
         -- FIFO within the lane: oldest intents first.
         redis.call('LPUSH', KEYS[3], message)
         local job = ARGV[3] .. 'job:' .. job_id

@@ -13,8 +13,11 @@ while true do
   redis.call('HDEL', KEYS[3], job_id)
   if message then
     -- kombu restores an unacked message to the list its priority names: say this one.
-    local head, tail = string.match(message, '^(.*"priority":%s*)%d+(.*)$')
-    if head then message = head .. ARGV[3] .. tail end
+    -- (Parked messages are built by worker/messages.py: compact JSON, one "priority":0.)
+    local at = string.find(message, '"priority":0,', 1, true)
+    if at then
+      message = string.sub(message, 1, at + 10) .. ARGV[3] .. string.sub(message, at + 12)
+    end
     redis.call('LPUSH', KEYS[4], message)
     local job = ARGV[1] .. job_id
     if redis.call('HGET', job, 'state') == 'deferred' then
