@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kombu import Connection
@@ -248,3 +249,27 @@ def test_workers_take_every_lane_of_a_prefixed_queue(rtq: Rtq, tmp_path: Path) -
     finally:
         for key in rtq.redis.scan_iter("rtqf:*"):
             rtq.redis.delete(key)
+
+
+def test_an_accounts_jobs_coming_due_at_once_take_its_share_too(rtq: Rtq) -> None:
+    """Scheduled jobs (and retries) coming due together: the account's share of them goes to the
+    fast lane, the rest to the overflow lane, as if just enqueued."""
+    account = rtq.add_account()
+    queue = "rtq-due"
+    keys = Keys()
+    at = time.time() + 60
+    try:
+        ids = _held(rtq, queue).enqueue_many(
+            [JobRequest.create("retweet", account.account_id, str(t),
+                               datetime.fromtimestamp(at, UTC))
+             for t in range(lanes.FAST_LANE_SHARE + 2)])
+        assert lanes.queue_depth(rtq.redis, queue) == 0 and _lane_count(rtq, account) == 0
+        Mover(rtq.redis, keys, queue).move_due(now=at + 1)
+        fast = rtq.redis.lrange(queue, 0, -1)
+        overflow = rtq.redis.lrange(lanes.lane(queue, lanes.OVERFLOW), 0, -1)
+        assert (len(fast), len(overflow)) == (lanes.FAST_LANE_SHARE, 2)
+        assert {_priority(raw) for raw in overflow} == {lanes.OVERFLOW}
+        assert _lane_count(rtq, account) == lanes.FAST_LANE_SHARE
+        assert {s.state for s in rtq.jobs.get_many(ids) if s} == {"queued"}
+    finally:
+        rtq.redis.delete(*lanes.all_lanes(queue))

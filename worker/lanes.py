@@ -6,7 +6,8 @@ that order, so a list is served only while every list before it is empty, and ko
 unacked message to the list its `properties.priority` names. rtq uses three of them:
 
     FAST      the queue itself: each account's first FAST_LANE_SHARE jobs not yet delivered,
-              raw `send_task` messages (priority 0), retries and scheduled jobs coming due
+              new ones (enqueue.lua) or retries and scheduled jobs coming due (move_due.lua),
+              and raw `send_task` messages (priority 0)
     RELEASED  jobs let out by their rate window (release.lua) or by new credentials
               (release_held.lua): one account's whole backlog can come out at once, and it
               has waited its turn already, so it goes behind fresh jobs of other accounts
@@ -14,13 +15,14 @@ unacked message to the list its `properties.priority` names. rtq uses three of t
 
 A job for an idle account therefore waits behind at most (busy accounts x FAST_LANE_SHARE) jobs
 plus what workers have prefetched, never behind a backlog. The share is counted per account in
-`rtq:lane:{account}`: enqueue.lua increments it when it puts a job in the fast lane and marks the
-job record (`lane`); deliver.lua, run by the worker's main process right after BRPOP, removes
-that mark and decrements the count, once per job however often the message is redelivered.
-The count can drift only upwards of the truth (a purged queue, a flushed record, a delivery
-Redis did not hear about) and only costs fairness, never a job: overflow jobs run as soon as the
-fast lane is empty. It expires LANE_COUNT_TTL seconds after the account last entered the fast
-lane, and a decrement below zero deletes it.
+`rtq:lane:{account}`: enqueue.lua and move_due.lua increment it when they put a job in the fast
+lane and mark the job record (`lane`); deliver.lua, run by the worker's main process right after
+BRPOP, removes that mark and decrements the count, once per job however often the message is
+redelivered.
+The count can drift (a purged queue, a flushed record, a delivery note Redis did not get, its
+own expiry while jobs still wait), and that only ever costs fairness, never a job: a job in any
+lane is taken as soon as the lanes before it are empty. It expires LANE_COUNT_TTL seconds after
+the account last entered the fast lane, and a decrement to zero or below deletes it.
 """
 
 from __future__ import annotations

@@ -40,9 +40,11 @@ class Mover:
         come; returns how many moved."""
         moment = clock.now() if now is None else now
         moved = self._scripts.move_due(
-            keys=[self._keys.parked, self._keys.parked_messages, self._queue, self._keys.seq],
+            keys=[self._keys.parked, self._keys.parked_messages, self._queue, self._keys.seq,
+                  lanes.lane(self._queue, lanes.OVERFLOW)],
             args=[clock.ms(moment), MOVE_BATCH, self._keys.job(""), clock.iso(moment),
-                  f"{self._keys.prefix}:"],
+                  f"{self._keys.prefix}:", lanes.FAST_LANE_SHARE, lanes.LANE_COUNT_TTL,
+                  lanes.OVERFLOW],
         )
         released = self._scripts.release(
             keys=[self._keys.groups, self._keys.parked_messages,

@@ -2,8 +2,12 @@
 -- each due job is published exactly once.
 -- A scheduled job (rtq retweet --at, --undo-after) becomes its pair's latest intent only now,
 -- when it is due, and only if no later intent has cancelled it meanwhile.
--- KEYS: 1 parked, 2 parked messages, 3 queue, 4 seq
--- ARGV: 1 now (ms), 2 batch limit, 3 job key prefix, 4 now (ISO), 5 key prefix ("rtq:")
+-- A due job takes its account's share of the queue's fast lane like a job just enqueued
+-- (worker/lanes.py), so a burst of one account's retries or scheduled jobs coming due at once
+-- waits in the overflow lane instead of in front of other accounts' jobs.
+-- KEYS: 1 parked, 2 parked messages, 3 queue (its fast lane), 4 seq, 5 the queue's overflow lane
+-- ARGV: 1 now (ms), 2 batch limit, 3 job key prefix, 4 now (ISO), 5 key prefix ("rtq:"),
+--       6 fast-lane share per account, 7 fast-lane count ttl (s), 8 the overflow lane's priority
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, job_id in ipairs(due) do
   local message = redis.call('HGET', KEYS[2], job_id)
@@ -29,7 +33,27 @@ for _, job_id in ipairs(due) do
     end
   end
   if publish then
-    redis.call('LPUSH', KEYS[3], message)
+    local account = redis.call('HGET', job, 'account_id')
+    local count = account and (ARGV[5] .. 'lane:' .. account)
+    if not count or tonumber(redis.call('GET', count) or '0') < tonumber(ARGV[6]) then
+      redis.call('LPUSH', KEYS[3], message)
+      if count then
+        redis.call('INCR', count)
+        redis.call('EXPIRE', count, ARGV[7])
+        redis.call('HSET', job, 'lane', '1')
+      end
+    else
+      -- kombu restores an unacked message to the list its priority names: say the overflow
+      -- lane. (Parked messages are built by worker/messages.py: compact JSON, one
+      -- "priority":0.)
+      local at = string.find(message, '"priority":0,', 1, true)
+      if at then
+        message = string.sub(message, 1, at + 10) .. ARGV[8] .. string.sub(message, at + 12)
+      end
+      redis.call('LPUSH', KEYS[5], message)
+      -- Out of the fast lane's order (see enqueue.lua).
+      redis.call('HSET', job, 'delivered', '1')
+    end
     if redis.call('HGET', job, 'state') == 'deferred' then
       redis.call('HSET', job, 'state', 'queued', 'updated_at', ARGV[4])
       redis.call('HDEL', job, 'due_at', 'due_at_ms')
