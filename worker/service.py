@@ -367,7 +367,8 @@ class JobService:
             pipe.rpush(keys.held(job.account_id), job.job_id)
             pipe.hset(keys.parked_messages, job.job_id,
                       build_message(job.action, job.job_id, job.account_id, job.tweet_id))
-        self._scripts.settle(
+        self._scripts.queue(
+            pipe, self._scripts.settle,
             keys=[
                 keys.job(job.job_id), keys.claim(job.account_id, job.tweet_id),
                 keys.known(job.account_id, job.tweet_id), keys.parked, keys.parked_messages,
@@ -383,11 +384,10 @@ class JobService:
                 self._settings.job_ttl, "" if http_status is None else http_status, detail,
                 progress.token,
             ],
-            client=pipe,
         )
         if dead_letter is not None:
             self._dead_letters.trim(pipe)
-        results = pipe.execute()
+        results = self._scripts.execute(pipe)
         if dead_letter is not None:
             aged, capped = (int(n) for n in results[-1])
             log_trim(aged, capped, self._settings.dlq_max, self._settings.dlq_ttl)
@@ -396,7 +396,8 @@ class JobService:
                  now: float) -> None:
         info = rate or RateInfo(None, None, None)
         app = self._app_of.get(job.account_id, self._default_app)
-        self._scripts.observe(
+        self._scripts.queue(
+            pipe, self._scripts.observe,
             keys=[self._keys.budget(job.account_id, job.action),
                   self._keys.day_budget(job.account_id), self._keys.app_day_budget(app),
                   self._keys.groups],
@@ -405,7 +406,6 @@ class JobService:
                   *_triple(*(info.app_day or (None, None, None))),
                   "1" if rate_limited else "", self._settings.rate_window, clock.ms(now),
                   f"{job.account_id}:{job.action}"],
-            client=pipe,
         )
 
     def _settle_dead(
