@@ -191,6 +191,7 @@ class JobService:
                 keys.groups,
                 keys.parked_messages,
                 keys.held(job.account_id),
+                keys.accounts,
             ],
             args=[
                 job.job_id, job.action, job.account_id, job.tweet_id, clock.iso(now),
@@ -231,11 +232,14 @@ class JobService:
                               f"delivered {verdict[1]} times without finishing")
             return Outcome.DEAD, progress.attempts, "redelivery_limit"
         progress = _Progress(int(verdict[1]), int(verdict[2]), json.loads(verdict[3]), token)
-        return self._call(job, progress)
+        return self._call(job, progress, verdict[4])
 
-    def _call(self, job: Job, progress: _Progress) -> tuple[Outcome, int, str | None]:
+    def _call(self, job: Job, progress: _Progress, sealed: str
+              ) -> tuple[Outcome, int, str | None]:
+        """Call X for a claimed job; `sealed` is the account's encrypted credentials entry
+        as begin.lua read it with the claim ('' when none is stored)."""
         try:
-            credentials = self._accounts.get(job.account_id)
+            credentials = self._accounts.unseal(job.account_id, sealed)
         except CredentialsUnreadable as exc:
             self._settle_dead(job, progress, "unauthorized", None, str(exc))
             return Outcome.DEAD, progress.attempts, "unauthorized"
