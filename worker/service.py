@@ -192,6 +192,7 @@ class JobService:
                 keys.parked_messages,
                 keys.held(job.account_id),
                 keys.accounts,
+                keys.outcomes,
             ],
             args=[
                 job.job_id, job.action, job.account_id, job.tweet_id, clock.iso(now),
@@ -202,11 +203,7 @@ class JobService:
                 f"{job.account_id}:{job.action}", keys.app_day_budget("").removesuffix(":day"),
             ],
         )
-        kind = verdict[0]
-        if kind in ("superseded", "skipped", "busy", "wait", "held"):
-            outcome = {"superseded": Outcome.SUPERSEDED, "skipped": Outcome.SKIPPED}.get(
-                kind, Outcome.DEFERRED)
-            self._redis.hincrby(keys.outcomes, outcome.value, 1)
+        kind = verdict[0]  # begin.lua counted the outcomes it settled or deferred
         if kind == "done":
             return Outcome(verdict[1]), 0, "duplicate delivery"
         if kind == "mismatch":
@@ -358,11 +355,9 @@ class JobService:
         now = clock.now()
         keys = self._keys
         message = build_message(job.action, job.job_id, job.account_id, job.tweet_id) if due else ""
-        # One round trip: the outcome, what X said of the budgets, and the account's health.
+        # One round trip: what X said of the budgets, the account's health, and the outcome
+        # (settle.lua counts it and the call's status).
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hincrby(keys.outcomes, outcome.value, 1)
-        if call_status is not None:
-            pipe.hincrby(keys.call_statuses, call_status, 1)
         if rate is not None or rate_limited:
             self._observe(pipe, job, rate, rate_limited, now)
         if http_status == 401:
@@ -376,7 +371,7 @@ class JobService:
             keys=[
                 keys.job(job.job_id), keys.claim(job.account_id, job.tweet_id),
                 keys.known(job.account_id, job.tweet_id), keys.parked, keys.parked_messages,
-                keys.dlq_index, keys.dlq_entries,
+                keys.dlq_index, keys.dlq_entries, keys.outcomes, keys.call_statuses,
             ],
             args=[
                 job.job_id, outcome.value, clock.iso(now), reason, progress.attempts,
@@ -386,7 +381,7 @@ class JobService:
                 dead_letter.id if dead_letter else "",
                 dead_letter.to_json() if dead_letter else "", clock.ms(now),
                 self._settings.job_ttl, "" if http_status is None else http_status, detail,
-                progress.token,
+                progress.token, "" if call_status is None else call_status,
             ],
         )
         if dead_letter is not None:
