@@ -66,7 +66,9 @@ def main() -> None:
         handle(job_id, request)
     spent: dict[str, float] = {}
     timed(service._scripts, "begin", "begin.lua round trip", spent)
-    if hasattr(service._accounts, "get"):
+    if hasattr(service._accounts, "unseal"):  # begin.lua reads them: decrypt + cache only
+        timed(service._accounts, "unseal", "credentials (decrypt, cache)", spent)
+    else:
         timed(service._accounts, "get", "credentials (HGET round trip, cache)", spent)
     timed(service._x, "set_retweeted", "signed HTTP call to X", spent)
     timed(service, "_settle", "settle round trip(s)", spent)

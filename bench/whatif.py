@@ -5,14 +5,17 @@ order); its workers run from that copy, so nothing in the repository changes. A 
 longer applies to the current tree is reported and its variants skipped.
 
 - the task's hot path in one process (bench/inproc.py): CPU per job of JobService.handle for
-  the shipped tree and each variant, A, A+B, A+B+C (steady: no Celery, no scheduling noise;
-  D, the X session reading the environment once, shipped in commit 2ccb8b2);
+  the shipped tree and each variant in OVERHEAD_VARIANTS (steady: no Celery, no scheduling
+  noise). None is pending: A (settle's bare EVALSHAs), B (credentials returned by begin.lua)
+  and C (deliver.lua in kombu's MULTI) shipped with hiredis, D (the X session reading the
+  environment once) in commit 2ccb8b2;
 - end to end (prefork 2, 0 ms, alternating with plain Celery like the overhead scenario): the
-  same variants, and the last with hiredis when BENCH_HIREDIS names a directory holding it
-  (`pip install --target DIR hiredis`; plain Celery then gets hiredis too);
-- at 100 ms API latency with 2 x threads 64: shipped, A+B+C and plain Celery;
+  same variants, and the last with BENCH_HIREDIS on the path when it names a directory
+  (`pip install --target DIR hiredis`; plain Celery then gets it too; moot since redis[hiredis]
+  is a dependency, kept for trying another hiredis build);
+- at 100 ms API latency with 2 x threads 64: shipped, the last variant and plain Celery;
 - `rtq enqueue FILE` with and without hiredis (when BENCH_HIREDIS is set).
-(E, released jobs on a low-priority list, shipped with the fair lanes: worker/lanes.py.)
+(E, released jobs behind fresh ones, shipped with the fair lanes: worker/lanes.py.)
 
 Not part of the default run (it measures proposals, not the product): `python -m bench whatif`.
 """
@@ -32,14 +35,8 @@ from bench.harness import ROOT, Setup
 
 NAME = "whatif"
 PATCHES = Path(__file__).resolve().parent / "patches"
-OVERHEAD_VARIANTS = (
-    ("A: settle without redis-py's SCRIPT EXISTS", ("A-settle-evalsha.diff",)),
-    ("A+B: credentials returned by begin.lua", ("A-settle-evalsha.diff",
-                                                "B-credentials-in-begin.diff")),
-    ("A+B+C: deliver.lua inside kombu's MULTI", ("A-settle-evalsha.diff",
-                                                 "B-credentials-in-begin.diff",
-                                                 "C-deliver-in-qos.diff")),
-)
+# (name, diffs applied in order); empty while no worker change is proposed.
+OVERHEAD_VARIANTS: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def variant(ctx: Context, name: str, diffs: tuple[str, ...]) -> Path | None:
@@ -75,7 +72,7 @@ def run(ctx: Context) -> None:
         if root is not None:
             roots[name] = root
             envs[name] = {}
-    last = OVERHEAD_VARIANTS[-1][0]
+    last = OVERHEAD_VARIANTS[-1][0] if OVERHEAD_VARIANTS else "shipped"
     inproc: dict[str, dict[str, Any]] = {}
     for _ in range(rounds):
         for name, root in roots.items():
@@ -148,3 +145,4 @@ def run(ctx: Context) -> None:
         ctx.figure(NAME, f"hiredis: `rtq enqueue FILE`, {jobs:,} jobs", jobs / with_hiredis,
                    "jobs/s", ">=", 20_000, note=f"without hiredis, same run: "
                    f"{jobs / without:,.0f} jobs/s ({queued:,} / {queued_too:,} queued)")
+

@@ -156,10 +156,14 @@ def test_connection_refused_is_retried_then_exhausted(
             job_id = Producer(rtq.redis, settings).enqueue("retweet", "123", "30")
             status = wait_for(lambda: (s := jobs.get(job_id)) is not None and s.terminal and s,
                               20, "the job to finish")
+            delivered = rtq.redis.hget(keys.job(job_id), "delivered")
     finally:
         for key in rtq.redis.scan_iter("rtqx:*"):
             rtq.redis.delete(key)
     # Then every attempt failed without an answer, and the job is dead
     assert (status.state, status.reason, status.http_status) == ("dead", "retries_exhausted", None)
     assert status.attempts == 3
+    # and the worker's main process noted its delivery under this prefix's keys (deliver.lua
+    # runs in kombu's MULTI, whose client adds kombu's key prefix to an EVALSHA's first key)
+    assert delivered == "1"
     assert "could not connect" in status.history[-1]["detail"]

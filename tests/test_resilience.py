@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from producers import EnqueueError
-from tests.support import Deployment, pool_children, wait_for
+from tests.support import Deployment, Rtq, pool_children, wait_for
 from worker.fake_x import EmulatorAdmin
 from worker.keys import Keys
 from worker.messages import build_message
@@ -210,3 +210,23 @@ def test_a_non_default_key_prefix_keeps_every_key_under_it(
         assert outside == []
     finally:
         deployment.close()
+
+
+@pytest.mark.usefixtures("worker")
+def test_jobs_settle_after_redis_forgets_its_scripts(rtq: Rtq) -> None:
+    """Redis lost its scripts (SCRIPT FLUSH, as after a restart or a failover): the worker's
+    bare EVALSHAs meet NOSCRIPT, load the scripts and run again, once; nothing is lost."""
+    account = rtq.add_account()
+    # Given Redis without the worker's scripts, when a job succeeds (settle + observe)
+    rtq.redis.script_flush()
+    (done,) = rtq.wait_terminal(rtq.producer.enqueue("retweet", account.account_id, "71"))
+    assert done.state == "succeeded" and done.attempts == 1
+    # and when a job is dead-lettered (settle + the dead-letter trim, same pipeline)
+    rtq.admin.script([{"user_id": account.account_id, "responses": [{"status": 400}]}])
+    rtq.redis.script_flush()
+    (dead,) = rtq.wait_terminal(rtq.producer.enqueue("retweet", account.account_id, "72"))
+    # Then each settled once, its claim released, the dead letter recorded
+    assert dead.state == "dead" and dead.reason == "invalid_request"
+    assert [entry.job_id for entry in rtq.dead_letters.list()] == [dead.job_id]
+    assert not rtq.redis.exists(Keys(rtq.settings.key_prefix).claim(account.account_id, "72"))
+    assert [c["tweet_id"] for c in rtq.x_calls(account.account_id)] == ["71", "72"]

@@ -263,8 +263,14 @@ class AccountStore:
         pipe.execute()
 
     def get(self, account_id: str) -> Credentials | OAuth2Credentials | None:
-        token = self._redis.hget(self._keys.accounts, account_id)
-        if token is None:
+        return self.unseal(account_id, self._redis.hget(self._keys.accounts, account_id))
+
+    def unseal(self, account_id: str, token: str | None
+               ) -> Credentials | OAuth2Credentials | None:
+        """The credentials in `token`, the account's encrypted entry in the accounts hash as
+        the caller read it (begin.lua returns it with the claim). Decrypted once per process
+        and ciphertext, then cached."""
+        if not token:
             return None
         cached = self._cache.get(token)
         if cached is not None:

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from worker import clock, runtime
 from worker.ids import InvalidId, parse_id
@@ -47,31 +48,48 @@ def check_body(body: Any) -> str | None:
 def note_delivery(message: dict[str, Any]) -> None:
     """Record that a message of ours left the queue. Never raises: a message we cannot read
     here is handled (dead-lettered) further on."""
+    call = delivery_call(message)
+    if call is None:
+        return
+    keys, args = call
+    try:
+        _context()[1].deliver(keys=keys, args=args)
+    except redis.RedisError as exc:
+        warn_undelivered(exc)
+
+
+def delivery_call(message: dict[str, Any]) -> tuple[list[str], list[Any]] | None:
+    """deliver.lua's keys and arguments for `message`, or None if it is not one of ours to
+    note. (The transport runs the call in the MULTI of kombu's unacked bookkeeping.)"""
     try:
         headers = message.get("headers") or {}
         task = headers.get("task")
         action = _ACTIONS_BY_TASK.get(task) if isinstance(task, str) else None
         job_id = headers.get("id")
         if action is None or not isinstance(job_id, str) or len(job_id) > 128:
-            return
+            return None
         body = json.loads(base64.b64decode(message["body"]))
         if check_body(body) is not None or body[0]:
-            return
+            return None
         kwargs = body[1]
         account_id = parse_id(kwargs.get("account_id"))
         tweet_id = parse_id(kwargs.get("tweet_id"))
     except (InvalidId, ValueError, TypeError, KeyError, AttributeError):
-        return
-    try:
-        keys, scripts, ttl = _context()
-        scripts.deliver(
-            keys=[keys.job(job_id), keys.intent(account_id, tweet_id), keys.seq,
-                  keys.lane_count(account_id)],
-            args=[job_id, action, account_id, tweet_id, clock.now_iso(), ttl, keys.job("")],
-        )
-    except redis.RedisError as exc:
-        # begin.lua registers the message instead, at the price of ordering it by receipt.
-        log.warning("could not note a delivery (%s)", type(exc).__name__)
+        return None
+    keys, _, ttl = _context()
+    return ([keys.job(job_id), keys.intent(account_id, tweet_id), keys.seq,
+             keys.lane_count(account_id)],
+            [job_id, action, account_id, tweet_id, clock.now_iso(), ttl, keys.job("")])
+
+
+def deliver_script() -> Script:
+    """deliver.lua, registered on the worker's own Redis client."""
+    return _context()[1].deliver
+
+
+def warn_undelivered(exc: Exception) -> None:
+    # begin.lua registers the message instead, at the price of ordering it by receipt.
+    log.warning("could not note a delivery (%s)", type(exc).__name__)
 
 
 def _context() -> tuple[Keys, Scripts, int]:

@@ -191,6 +191,8 @@ class JobService:
                 keys.groups,
                 keys.parked_messages,
                 keys.held(job.account_id),
+                keys.accounts,
+                keys.outcomes,
             ],
             args=[
                 job.job_id, job.action, job.account_id, job.tweet_id, clock.iso(now),
@@ -201,11 +203,7 @@ class JobService:
                 f"{job.account_id}:{job.action}", keys.app_day_budget("").removesuffix(":day"),
             ],
         )
-        kind = verdict[0]
-        if kind in ("superseded", "skipped", "busy", "wait", "held"):
-            outcome = {"superseded": Outcome.SUPERSEDED, "skipped": Outcome.SKIPPED}.get(
-                kind, Outcome.DEFERRED)
-            self._redis.hincrby(keys.outcomes, outcome.value, 1)
+        kind = verdict[0]  # begin.lua counted the outcomes it settled or deferred
         if kind == "done":
             return Outcome(verdict[1]), 0, "duplicate delivery"
         if kind == "mismatch":
@@ -231,11 +229,14 @@ class JobService:
                               f"delivered {verdict[1]} times without finishing")
             return Outcome.DEAD, progress.attempts, "redelivery_limit"
         progress = _Progress(int(verdict[1]), int(verdict[2]), json.loads(verdict[3]), token)
-        return self._call(job, progress)
+        return self._call(job, progress, verdict[4])
 
-    def _call(self, job: Job, progress: _Progress) -> tuple[Outcome, int, str | None]:
+    def _call(self, job: Job, progress: _Progress, sealed: str
+              ) -> tuple[Outcome, int, str | None]:
+        """Call X for a claimed job; `sealed` is the account's encrypted credentials entry
+        as begin.lua read it with the claim ('' when none is stored)."""
         try:
-            credentials = self._accounts.get(job.account_id)
+            credentials = self._accounts.unseal(job.account_id, sealed)
         except CredentialsUnreadable as exc:
             self._settle_dead(job, progress, "unauthorized", None, str(exc))
             return Outcome.DEAD, progress.attempts, "unauthorized"
@@ -354,11 +355,9 @@ class JobService:
         now = clock.now()
         keys = self._keys
         message = build_message(job.action, job.job_id, job.account_id, job.tweet_id) if due else ""
-        # One round trip: the outcome, what X said of the budgets, and the account's health.
+        # One round trip: what X said of the budgets, the account's health, and the outcome
+        # (settle.lua counts it and the call's status).
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hincrby(keys.outcomes, outcome.value, 1)
-        if call_status is not None:
-            pipe.hincrby(keys.call_statuses, call_status, 1)
         if rate is not None or rate_limited:
             self._observe(pipe, job, rate, rate_limited, now)
         if http_status == 401:
@@ -367,11 +366,12 @@ class JobService:
             pipe.rpush(keys.held(job.account_id), job.job_id)
             pipe.hset(keys.parked_messages, job.job_id,
                       build_message(job.action, job.job_id, job.account_id, job.tweet_id))
-        self._scripts.settle(
+        self._scripts.queue(
+            pipe, self._scripts.settle,
             keys=[
                 keys.job(job.job_id), keys.claim(job.account_id, job.tweet_id),
                 keys.known(job.account_id, job.tweet_id), keys.parked, keys.parked_messages,
-                keys.dlq_index, keys.dlq_entries,
+                keys.dlq_index, keys.dlq_entries, keys.outcomes, keys.call_statuses,
             ],
             args=[
                 job.job_id, outcome.value, clock.iso(now), reason, progress.attempts,
@@ -381,13 +381,12 @@ class JobService:
                 dead_letter.id if dead_letter else "",
                 dead_letter.to_json() if dead_letter else "", clock.ms(now),
                 self._settings.job_ttl, "" if http_status is None else http_status, detail,
-                progress.token,
+                progress.token, "" if call_status is None else call_status,
             ],
-            client=pipe,
         )
         if dead_letter is not None:
             self._dead_letters.trim(pipe)
-        results = pipe.execute()
+        results = self._scripts.execute(pipe)
         if dead_letter is not None:
             aged, capped = (int(n) for n in results[-1])
             log_trim(aged, capped, self._settings.dlq_max, self._settings.dlq_ttl)
@@ -396,7 +395,8 @@ class JobService:
                  now: float) -> None:
         info = rate or RateInfo(None, None, None)
         app = self._app_of.get(job.account_id, self._default_app)
-        self._scripts.observe(
+        self._scripts.queue(
+            pipe, self._scripts.observe,
             keys=[self._keys.budget(job.account_id, job.action),
                   self._keys.day_budget(job.account_id), self._keys.app_day_budget(app),
                   self._keys.groups],
@@ -405,7 +405,6 @@ class JobService:
                   *_triple(*(info.app_day or (None, None, None))),
                   "1" if rate_limited else "", self._settings.rate_window, clock.ms(now),
                   f"{job.account_id}:{job.action}"],
-            client=pipe,
         )
 
     def _settle_dead(

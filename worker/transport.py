@@ -10,14 +10,18 @@ and the worker goes on serving. The entry's bytes are not kept (they may hold an
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
 from kombu.transport.virtual import Empty
+from kombu.transport.virtual import QoS as VirtualQoS
 from kombu.utils.encoding import bytes_to_str
+from kombu.utils.json import dumps
 
-from worker.intake import note_delivery
+from worker.intake import deliver_script, delivery_call, note_delivery, warn_undelivered
 
 UNREADABLE_CONTENT_TYPE = "application/x-rtq-unreadable"
 UNREADABLE_HEADER = "x-rtq-unreadable"
@@ -50,7 +54,71 @@ def read_entry(item: bytes | str, queue: str) -> dict[str, Any]:
     return message
 
 
+class DeliveringQoS(kombu_redis.QoS):  # type: ignore[misc]
+    """kombu's unacked bookkeeping (ZADD + HSET in one MULTI), with deliver.lua for the same
+    message queued in that MULTI: noting a delivery costs no round trip of its own. kombu
+    calls `append` as it hands the message to Celery, before the task can reach a pool
+    process, so deliver.lua still runs before begin.lua, as when it ran on its own."""
+
+    def append(self, message: Any, delivery_tag: str) -> None:
+        call = self.channel.take_delivery(delivery_tag)
+        if call is None:
+            super().append(message, delivery_tag)
+            return
+        keys, args = call
+        # kombu's prefixed client (RTQ_KEY_PREFIX set) adds its global_keyprefix to the first
+        # key of an EVALSHA; that prefix is "<RTQ_KEY_PREFIX>:", which our keys already carry
+        # (GuardedChannel._hold_delivery checked).
+        prefix = self.channel.global_keyprefix or ""
+        first = keys[0][len(prefix):]
+        delivery = message.delivery_info
+        script = deliver_script()
+        with self.pipe_or_acquire() as pipe:
+            pipe.zadd(self.unacked_index_key, {delivery_tag: time.time()})
+            pipe.hset(self.unacked_key, delivery_tag,
+                      dumps([message._raw, delivery["exchange"], delivery["routing_key"]]))
+            pipe.evalsha(script.sha, len(keys), first, *keys[1:], *args)
+            unacked_index, unacked, noted = pipe.execute(raise_on_error=False)
+        for result in (unacked_index, unacked):
+            if isinstance(result, Exception):
+                raise result  # as kombu's own append would
+        if isinstance(noted, redis.exceptions.NoScriptError):
+            # Redis lost the script (restart, failover): our own client loads it again.
+            try:
+                script(keys=keys, args=args)
+            except redis.RedisError as exc:
+                warn_undelivered(exc)
+        elif isinstance(noted, Exception):
+            warn_undelivered(noted)
+        VirtualQoS.append(self, message, delivery_tag)
+
+
 class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
+    QoS = DeliveringQoS
+    # The delivery being handed to Celery, and deliver.lua's keys and arguments for it, until
+    # DeliveringQoS.append runs them.
+    _pending: tuple[str, tuple[list[str], list[Any]]] | None = None
+
+    def take_delivery(self, delivery_tag: str) -> tuple[list[str], list[Any]] | None:
+        pending = self._pending
+        if pending is None or pending[0] != delivery_tag:
+            return None
+        self._pending = None
+        return pending[1]
+
+    def _hold_delivery(self, message: dict[str, Any]) -> bool:
+        """Keep deliver.lua's call for `message` for DeliveringQoS.append; False if it must
+        be run on its own (not one of ours to note, or keys kombu would rewrite)."""
+        call = delivery_call(message)
+        tag = message["properties"].get("delivery_tag")
+        if call is None or not isinstance(tag, str):
+            return False
+        # kombu's client will add its key prefix to the first key (DeliveringQoS.append).
+        if not call[0][0].startswith(self.global_keyprefix or ""):
+            return False
+        self._pending = (tag, call)
+        return True
+
     def _brpop_read(self, **options: Any) -> bool:
         try:
             try:
@@ -65,8 +133,18 @@ class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
                 dest = bytes_to_str(dest).rsplit(self.sep, 1)[0]
                 self._queue_cycle.rotate(dest)
                 message = read_entry(item, dest)
-                note_delivery(message)
-                self.connection._deliver(message, dest)
+                if not self._hold_delivery(message):
+                    note_delivery(message)
+                    self.connection._deliver(message, dest)
+                    return True
+                try:
+                    self.connection._deliver(message, dest)
+                finally:
+                    if self._pending is not None:
+                        # QoS.append did not take it (a consumer without acks, or an error
+                        # before it): note the delivery on its own, as before.
+                        self._pending = None
+                        note_delivery(message)
                 return True
             raise Empty()
         finally:

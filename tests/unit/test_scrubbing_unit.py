@@ -9,8 +9,17 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import given
+from hypothesis import strategies as st
 
-from worker.observability import JsonFormatter, before_send, scrub, scrub_text
+from worker.observability import (
+    _SECRET_PATTERNS,
+    _SECRET_WORDS,
+    JsonFormatter,
+    before_send,
+    scrub,
+    scrub_text,
+)
 
 CONSUMER_KEY = "ckPUBLICish0123456789"
 ACCESS_TOKEN = "7588892-kagSNqGEvC8wEXyG9kZ0PC1GGxXKc8S1Ta1cUvvO"
@@ -268,3 +277,19 @@ def test_values_that_json_cannot_encode_are_written_as_text(json_log):
 
     logger.info("x", extra={"attempt": Attempt()})
     assert lines_of(stream)[0]["attempt"] == "attempt-3"
+
+
+# The fast path skips the patterns when none of _SECRET_WORDS is in an ASCII line: every
+# pattern match must contain one of them, in any case, whatever surrounds it.
+_FRAGMENTS = ["oauth_", "OAuth_", "bearer ", "Basic ", "gAAAAA", "AAAA", "secret", "TOKEN",
+              "password", "passwd", "authorization", "signature", "credential", "credentials",
+              "=", ":", " ", "'", '"', ",", "}", "x", "0", "-", "_", "abcdefghijklmnopqrstuvwxyz",
+              "0123456789ABCDEFGHIJ", "token_", "key"]
+
+
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=12).map("".join))
+def test_every_secret_pattern_match_holds_a_prefilter_word(text: str) -> None:
+    for pattern in _SECRET_PATTERNS:
+        for match in pattern.finditer(text):
+            found = match.group(0).lower()
+            assert any(word in found for word in _SECRET_WORDS), (pattern.pattern, found)

@@ -11,10 +11,12 @@
 --                          credentials (`rtq accounts add`) in the account's held list
 --   {'wait', due_ms}       no rate budget for (account, endpoint) now: the job waits in that
 --                          group's list until the mover releases it (parked here)
---   {'go', attempts, charged, history}  the claim is ours: call X
+--   {'go', attempts, charged, history, sealed}  the claim is ours: call X with the account's
+--                          credentials, still encrypted as stored ('' if none are stored)
 -- KEYS: 1 job, 2 intent, 3 claim, 4 known, 5 seq, 6 account meta, 7 budget (account, endpoint),
 --       8 24-hour budget (account), 9 24-hour budget (app), 10 waiting (account, endpoint),
---       11 groups, 12 parked messages, 13 held (account)
+--       11 groups, 12 parked messages, 13 held (account), 14 accounts (sealed credentials),
+--       15 outcome counters (a verdict settled or deferred here is counted here)
 -- ARGV: 1 job_id, 2 action, 3 account_id, 4 tweet_id, 5 now (ISO), 6 lease (ms), 7 job ttl (s),
 --       8 max deliveries, 9 worker (host:pid), 10 claim token (unique per delivery),
 --       11 now (ms), 12 default limit, 13 default window (s), 14 this job's message,
@@ -46,10 +48,12 @@ if latest and latest ~= ARGV[1] then
   redis.call('HSET', job, 'state', 'superseded', 'reason', 'superseded by job ' .. latest,
     'updated_at', ARGV[5])
   redis.call('HDEL', job, 'deliveries', 'due_at')
+  redis.call('HINCRBY', KEYS[15], 'superseded', 1)
   return {'superseded', latest}
 end
 local holder = redis.call('GET', KEYS[3])
 if holder then
+  redis.call('HINCRBY', KEYS[15], 'deferred', 1)
   return {'busy', holder}
 end
 local desired = '0'
@@ -60,6 +64,7 @@ if known == desired then
   if desired == '1' then reason = 'already retweeted' end
   redis.call('HSET', job, 'state', 'skipped', 'reason', reason, 'updated_at', ARGV[5])
   redis.call('HDEL', job, 'deliveries', 'due_at')
+  redis.call('HINCRBY', KEYS[15], 'skipped', 1)
   return {'skipped', known}
 end
 if redis.call('HGET', KEYS[6], 'state') == 'needs_reauth' then
@@ -68,6 +73,7 @@ if redis.call('HGET', KEYS[6], 'state') == 'needs_reauth' then
   redis.call('HSET', job, 'state', 'deferred', 'updated_at', ARGV[5],
     'detail', 'held: the account needs re-authorization (rtq accounts add)')
   redis.call('HDEL', job, 'deliveries', 'due_at')
+  redis.call('HINCRBY', KEYS[15], 'deferred', 1)
   return {'held'}
 end
 -- Rate budgets: the (account, endpoint) window, and the 24-hour ones when X has announced them.
@@ -111,6 +117,7 @@ if wait_until ~= nil then
   local due = wait_until + math.floor(ahead / math.max(limit, 1)) * window * 1000
   redis.call('HSET', job, 'state', 'deferred', 'updated_at', ARGV[5], 'due_at_ms', due)
   redis.call('HDEL', job, 'deliveries', 'due_at')
+  redis.call('HINCRBY', KEYS[15], 'deferred', 1)
   return {'wait', tostring(due)}
 end
 -- Deliveries are counted only here, when a delivery is about to call X: a job waiting behind
@@ -132,5 +139,7 @@ end
 redis.call('SET', KEYS[3], ARGV[10], 'PX', ARGV[6])
 redis.call('HSET', job, 'state', 'running', 'updated_at', ARGV[5], 'worker', ARGV[9])
 redis.call('HDEL', job, 'due_at')
+-- The account's credentials come with the claim (still encrypted: only the worker holds the
+-- key), so the call needs no round trip of its own to fetch them.
 return {'go', redis.call('HGET', job, 'attempts') or '0', redis.call('HGET', job, 'charged') or '0',
-  redis.call('HGET', job, 'history') or '[]'}
+  redis.call('HGET', job, 'history') or '[]', redis.call('HGET', KEYS[14], ARGV[3]) or ''}
