@@ -15,7 +15,7 @@ from producers.job_request import JobRequest
 from worker import clock
 from worker.flower import SentJob, publish_sent
 from worker.keys import Keys
-from worker.messages import build_message, new_job_id
+from worker.messages import build_message, new_job_id, new_job_ids
 from worker.redis_client import connect, redact_url
 from worker.scripts import Scripts
 from worker.settings import Settings
@@ -74,54 +74,53 @@ class Producer:
     def _enqueue_batch(self, batch: list[JobRequest], entries: Sequence[str],
                        require_account: bool = True) -> list[str]:
         moment = clock.now()
-        now, now_ms = clock.iso(moment), clock.ms(moment)
-        # Jobs enqueued in one call (a retweet and its undo-after) do not cancel each other.
-        batch_token = new_job_id()
         keys = self._keys
         settings = self._settings
-        ids = [new_job_id() for _ in batch]
+        ids = new_job_ids(len(batch))
+        tags = new_job_ids(len(batch))  # kombu's delivery tags: unique per message
+        # Shared by the batch, passed once; see enqueue.lua for the order. Jobs enqueued in one
+        # call (a retweet and its undo-after) do not cancel each other: the batch token.
+        args: list[str | int] = [
+            clock.iso(moment), clock.ms(moment), f"{keys.prefix}:",
+            settings.rate_limit, settings.rate_window, "" if require_account else "1",
+            new_job_id(),
+        ]
+        default_ttl = settings.job_ttl
+        for job_id, tag, job, entry in zip(ids, tags, batch, entries, strict=True):
+            args += (job.account_id, job.tweet_id, job_id, job.action,
+                     build_message(job.action, job_id, job.account_id, job.tweet_id, tag),
+                     default_ttl if job.at is None else self._ttl_for(job), entry,
+                     "" if job.at is None else clock.ms(job.at))
         try:
-            pipe = self._redis.pipeline(transaction=False)
-            for job_id, job, entry in zip(ids, batch, entries, strict=True):
-                self._scripts.enqueue(
-                    keys=[
-                        keys.accounts, keys.seq, keys.intent(job.account_id, job.tweet_id),
-                        keys.job(job_id), self._queue, keys.parked, keys.parked_messages,
-                        keys.dlq_index, keys.dlq_entries, keys.budget(job.account_id, job.action),
-                        keys.waiting(job.account_id, job.action), keys.groups,
-                        keys.account_meta(job.account_id),
-                        keys.scheduled(job.account_id, job.tweet_id),
-                    ],
-                    args=[
-                        job.account_id, job.tweet_id, job_id, job.action, now,
-                        build_message(job.action, job_id, job.account_id, job.tweet_id),
-                        self._ttl_for(job), keys.job(""), entry, now_ms, settings.rate_limit,
-                        settings.rate_window, "" if require_account else "1",
-                        "" if job.at is None else clock.ms(job.at), batch_token,
-                    ],
-                    client=pipe,
-                )
-            results = pipe.execute(raise_on_error=False)
+            results = self._scripts.enqueue(
+                keys=[keys.accounts, keys.seq, self._queue, keys.parked, keys.parked_messages,
+                      keys.dlq_index, keys.dlq_entries, keys.groups],
+                args=args)
         except redis.RedisError as exc:
             raise EnqueueError(
                 f"Redis at {redact_url(self._settings.redis_url)} did not accept the job: "
                 f"{type(exc).__name__}: {exc}"
             ) from None
-        for job, result in zip(batch, results, strict=True):
-            if isinstance(result, redis.ResponseError):
-                if "unknown_account" in str(result):
-                    raise InvalidJob("account_id", f"unknown account {job.account_id}")
-                if "no_such_entry" in str(result):
-                    raise InvalidJob("id", "the dead-letter entry is gone (replayed already?)")
-                raise EnqueueError(f"Redis refused the job: {result}")
-            if isinstance(result, Exception):
-                raise EnqueueError(f"Redis refused the job: {type(result).__name__}")
+        if not isinstance(results, list) or len(results) != len(batch):
+            raise EnqueueError(f"Redis answered the enqueue script unexpectedly: {results!r:.200}")
+        # Every job of the batch has been tried (each one atomically): publish the accepted
+        # ones' events before reporting the first refusal, so Flower knows every queued job.
+        accepted = [isinstance(result, int) for result in results]
         # What Celery's send_task emits (task_send_sent_event), so that Flower also knows when
         # each job was sent; best effort, like Celery's own events.
         publish_sent(self._redis, settings, [
             SentJob(job_id, job.action, job.account_id, job.tweet_id,
                     None if job.at is None else clock.iso(job.at))
-            for job_id, job in zip(ids, batch, strict=True)])
+            for job_id, job, ok in zip(ids, batch, accepted, strict=True) if ok])
+        for job, result in zip(batch, results, strict=True):
+            if isinstance(result, int):
+                continue
+            reason = result.decode() if isinstance(result, bytes) else str(result)
+            if reason == "unknown_account":
+                raise InvalidJob("account_id", f"unknown account {job.account_id}")
+            if reason == "no_such_entry":
+                raise InvalidJob("id", "the dead-letter entry is gone (replayed already?)")
+            raise EnqueueError(f"Redis refused the job: {reason}")
         return ids
 
     def _ttl_for(self, job: JobRequest) -> int:
