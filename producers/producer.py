@@ -13,7 +13,7 @@ import redis
 from producers.errors import EnqueueError, InvalidJob
 from producers.job_request import JobRequest
 from worker import clock
-from worker.flower import SentJob, publish_sent
+from worker.flower import SentEvents, SentJob, events_topic
 from worker.keys import Keys
 from worker.messages import build_message, new_job_id, new_job_ids
 from worker.redis_client import connect, redact_url
@@ -30,6 +30,7 @@ class Producer:
         self._keys = Keys(settings.key_prefix)
         self._queue = settings.queue_key
         self._scripts = Scripts(client)
+        self._topic = events_topic(settings)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Producer:
@@ -55,63 +56,78 @@ class Producer:
         self, requests: Iterable[JobRequest], *, replaces: Sequence[str] | None = None,
         require_account: bool = True,
     ) -> list[str]:
-        """Enqueue validated jobs in pipelined batches; returns their ids in order.
+        """Enqueue validated jobs in batches (one script call each); returns their ids in order.
 
         Unknown accounts are checked for the whole input before anything is written, so a bad
         input enqueues nothing. `replaces` (dead-letter entry ids, one per request) are removed
-        in the same atomic step as each job is enqueued.
+        in the same atomic step as each job is enqueued. A job Redis refuses all the same (its
+        account removed meanwhile, its dead letter replayed already) raises once its batch has
+        run; later batches are not sent.
         """
         jobs = list(requests)
         if require_account:
             self._check_accounts(jobs)
         ids: list[str] = []
-        for start in range(0, len(jobs), BATCH_SIZE):
-            batch = jobs[start:start + BATCH_SIZE]
-            entries = replaces[start:start + BATCH_SIZE] if replaces else [""] * len(batch)
-            ids.extend(self._enqueue_batch(batch, entries, require_account))
-        return ids
-
-    def _enqueue_batch(self, batch: list[JobRequest], entries: Sequence[str],
-                       require_account: bool = True) -> list[str]:
-        moment = clock.now()
-        keys = self._keys
-        settings = self._settings
-        ids = new_job_ids(len(batch))
-        tags = new_job_ids(len(batch))  # kombu's delivery tags: unique per message
-        # Shared by the batch, passed once; see enqueue.lua for the order. Jobs enqueued in one
-        # call (a retweet and its undo-after) do not cancel each other: the batch token.
-        args: list[str | int] = [
-            clock.iso(moment), clock.ms(moment), f"{keys.prefix}:",
-            settings.rate_limit, settings.rate_window, "" if require_account else "1",
-            new_job_id(),
-        ]
-        default_ttl = settings.job_ttl
-        for job_id, tag, job, entry in zip(ids, tags, batch, entries, strict=True):
-            args += (job.account_id, job.tweet_id, job_id, job.action,
-                     build_message(job.action, job_id, job.account_id, job.tweet_id, tag),
-                     default_ttl if job.at is None else self._ttl_for(job), entry,
-                     "" if job.at is None else clock.ms(job.at))
+        in_flight: tuple[list[JobRequest], list[str]] | None = None
         try:
-            results = self._scripts.enqueue(
-                keys=[keys.accounts, keys.seq, self._queue, keys.parked, keys.parked_messages,
-                      keys.dlq_index, keys.dlq_entries, keys.groups],
-                args=args)
+            with self._scripts.enqueue.session() as session:
+                # The next batch is built while Redis runs the one sent.
+                for start in range(0, len(jobs), BATCH_SIZE):
+                    batch = jobs[start:start + BATCH_SIZE]
+                    entries = replaces[start:start + BATCH_SIZE] if replaces else None
+                    batch_ids, packed = self._pack_batch(batch, entries, require_account)
+                    if in_flight is not None:
+                        ids.extend(self._check_results(*in_flight, session.receive()))
+                    session.send(packed)
+                    in_flight = (batch, batch_ids)
+                if in_flight is not None:
+                    ids.extend(self._check_results(*in_flight, session.receive()))
         except redis.RedisError as exc:
             raise EnqueueError(
                 f"Redis at {redact_url(self._settings.redis_url)} did not accept the job: "
                 f"{type(exc).__name__}: {exc}"
             ) from None
+        return ids
+
+    def _pack_batch(self, batch: list[JobRequest], entries: Sequence[str] | None,
+                    require_account: bool) -> tuple[list[str], bytes]:
+        """The batch's job ids, and its call of enqueue.lua (see the script for the order)."""
+        moment = clock.now()
+        keys = self._keys
+        settings = self._settings
+        ids = new_job_ids(len(batch))
+        tags = new_job_ids(2 * len(batch))  # kombu's delivery tags (message, event): unique
+        # What Celery's send_task emits (task_send_sent_event), so that Flower also knows when
+        # each job was sent; published by the script for each job it accepts (best effort,
+        # like Celery's own events: nobody may be listening).
+        events = SentEvents(settings.queue, moment)
+        # Shared by the batch, passed once. Jobs enqueued in one call (a retweet and its
+        # undo-after) do not cancel each other: the batch token.
+        args: list[str | int] = [
+            clock.iso(moment), clock.ms(moment), f"{keys.prefix}:", settings.rate_limit,
+            settings.rate_window, "" if require_account else "1", new_job_id(), self._topic,
+        ]
+        default_ttl = settings.job_ttl
+        for index, (job_id, job) in enumerate(zip(ids, batch, strict=True)):
+            at = None if job.at is None else clock.iso(job.at)
+            args += (job.account_id, job.tweet_id, job_id, job.action,
+                     build_message(job.action, job_id, job.account_id, job.tweet_id,
+                                   tags[2 * index]),
+                     default_ttl if job.at is None else self._ttl_for(job),
+                     entries[index] if entries else "",
+                     "" if job.at is None else clock.ms(job.at),
+                     events.event(SentJob(job_id, job.action, job.account_id, job.tweet_id, at),
+                                  tags[2 * index + 1]))
+        packed = self._scripts.enqueue.pack(
+            [keys.accounts, keys.seq, self._queue, keys.parked, keys.parked_messages,
+             keys.dlq_index, keys.dlq_entries, keys.groups], args)
+        return ids, packed
+
+    @staticmethod
+    def _check_results(batch: list[JobRequest], ids: list[str], results: object) -> list[str]:
+        """The batch's ids, or the first refused job's error (the others are enqueued)."""
         if not isinstance(results, list) or len(results) != len(batch):
             raise EnqueueError(f"Redis answered the enqueue script unexpectedly: {results!r:.200}")
-        # Every job of the batch has been tried (each one atomically): publish the accepted
-        # ones' events before reporting the first refusal, so Flower knows every queued job.
-        accepted = [isinstance(result, int) for result in results]
-        # What Celery's send_task emits (task_send_sent_event), so that Flower also knows when
-        # each job was sent; best effort, like Celery's own events.
-        publish_sent(self._redis, settings, [
-            SentJob(job_id, job.action, job.account_id, job.tweet_id,
-                    None if job.at is None else clock.iso(job.at))
-            for job_id, job, ok in zip(ids, batch, accepted, strict=True) if ok])
         for job, result in zip(batch, results, strict=True):
             if isinstance(result, int):
                 continue

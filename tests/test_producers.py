@@ -88,6 +88,45 @@ def test_bulk_enqueue_returns_ids_in_order(rtq: Rtq, inspect_queue: Producer) ->
     statuses = rtq.jobs.get_many([ids[0], ids[-1]])
     assert [s.tweet_id for s in statuses if s] == ["0", "2499"]
     assert rtq.redis.llen("rtq-inspect") == 2500
+    # The queue is FIFO in input order across batches: workers BRPOP the oldest first
+    oldest, newest = rtq.redis.rpop("rtq-inspect"), rtq.redis.lpop("rtq-inspect")
+    assert json.loads(oldest)["headers"]["id"] == ids[0]
+    assert json.loads(newest)["headers"]["id"] == ids[-1]
+    rtq.redis.delete("rtq-inspect")
+
+
+def test_a_job_redis_refuses_is_reported_and_writes_nothing(
+    rtq: Rtq, inspect_queue: Producer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An account removed between the up-front check and the enqueue script: that job is
+    refused with the field named, its batch's other jobs are enqueued whole, later batches are
+    not sent."""
+    account = rtq.add_account()
+    monkeypatch.setattr(inspect_queue, "_check_accounts", lambda jobs: None)
+    requests = [JobRequest.create("retweet", account.account_id, str(i)) for i in range(1500)]
+    requests[3] = JobRequest.create("retweet", "424242", "3")
+    with pytest.raises(InvalidJob, match=r"^account_id: unknown account 424242"):
+        inspect_queue.enqueue_many(requests)
+    messages = [json.loads(m) for m in rtq.redis.lrange("rtq-inspect", 0, -1)]
+    assert len(messages) == 999  # the first batch (1,000) but the refused job
+    assert not rtq.redis.exists("rtq:intent:424242:3")
+    records = {rtq.redis.hget(f"rtq:job:{m['headers']['id']}", "tweet_id") for m in messages}
+    assert records == {str(i) for i in range(1000)} - {"3"}
+    rtq.redis.delete("rtq-inspect")
+
+
+def test_enqueue_loads_the_script_again_after_redis_forgot_it(
+    rtq: Rtq, inspect_queue: Producer
+) -> None:
+    """A restarted (or SCRIPT FLUSHed) Redis answers NOSCRIPT: the producer loads the script
+    and the batch goes through once."""
+    account = rtq.add_account()
+    inspect_queue.enqueue("retweet", account.account_id, "1")
+    rtq.redis.script_flush()
+    requests = [JobRequest.create("retweet", account.account_id, str(i)) for i in range(1200)]
+    ids = inspect_queue.enqueue_many(requests)
+    assert rtq.redis.llen("rtq-inspect") == 1201
+    assert [s.state for s in rtq.jobs.get_many(ids[:1] + ids[-1:]) if s] == ["queued"] * 2
     rtq.redis.delete("rtq-inspect")
 
 

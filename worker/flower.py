@@ -120,10 +120,10 @@ def redis_db(url: str) -> int:
 def sent_event(job: SentJob, queue: str, *, now: float | None = None,
                hostname: str | None = None) -> str:
     """The kombu message Celery publishes for `send_task(...)`'s `task-sent` event."""
-    return _SentEvents(queue, time.time() if now is None else now, hostname).event(job)
+    return SentEvents(queue, time.time() if now is None else now, hostname).event(job)
 
 
-class _SentEvents:
+class SentEvents:
     """Builds `task-sent` events from a template: the parts every event of one publisher and
     moment shares are serialised once (bulk enqueue sends 100,000 of them)."""
 
@@ -193,7 +193,7 @@ def publish_sent(client: redis.Redis, settings: Settings, jobs: Iterable[SentJob
     if not jobs:
         return 0
     topic = events_topic(settings)
-    events = _SentEvents(settings.queue, time.time())
+    events = SentEvents(settings.queue, time.time())
     tags = new_job_ids(len(jobs))
     pipe = client.pipeline(transaction=False)
     for job, tag in zip(jobs, tags, strict=True):

@@ -12,17 +12,22 @@
 --       limit, 5 default window (s), 6 '1' to enqueue even for an account rtq has no
 --       credentials for (a forced replay: the job waits to be dead-lettered again, or for the
 --       account to be added first), 7 batch token: scheduled jobs enqueued together (a retweet
---       and its undo-after) do not cancel each other ('' for none)
+--       and its undo-after) do not cancel each other ('' for none), 8 pub/sub channel of
+--       task-sent events
 -- then one group of GROUP values per job: account_id, tweet_id, job_id, action, message,
 --       job ttl (s), dead-letter entry to remove on replay ('' for none), due time (ms) of a
---       scheduled job ('' for now)
+--       scheduled job ('' for now), its task-sent event ('' for none: published only when the
+--       job is accepted, as Celery publishes after sending)
 -- Returns one result per job, in order: its intent sequence number, or the error's name
 -- ('unknown_account', 'no_such_entry').
+-- The script runs atomically, so what no job of the batch changes is read once per batch
+-- (account existence, rate-window budgets, the sequence counter), and messages for the queue
+-- are pushed together at the end, in order (the queue stays FIFO in enqueue order).
 -- Per-job keys are built here from the prefix (worker/keys.py names the same keys).
 -- A scheduled job waits in the parking lot and in its pair's scheduled set; it becomes the
 -- latest intent only when due (move_due.lua). Any intent enqueued for the pair meanwhile,
 -- scheduled or not (but not of the same batch), cancels it: the latest intent wins.
-local GROUP = 8
+local GROUP = 9
 local accounts, seq_key, queue, parked, parked_msg = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local dlq_index, dlq_entries, groups = KEYS[6], KEYS[7], KEYS[8]
 local now_iso, now = ARGV[1], tonumber(ARGV[2])
@@ -30,7 +35,41 @@ local prefix = ARGV[3]
 local default_limit, default_window = ARGV[4], ARGV[5]
 local any_account = ARGV[6] == '1'
 local batch = ARGV[7]
+local events = ARGV[8]
 local job_prefix = prefix .. 'job:'
+local seq = tonumber(redis.call('GET', seq_key) or '0')
+local first_seq = seq
+local known_accounts = {}  -- account -> true when it has credentials
+local budgets = {}         -- budget key -> {remaining, reset}
+local outgoing = {}        -- list -> messages to LPUSH, in enqueue order
+
+-- Where a job due now goes: a list of kombu's (the queue), pushed when the batch ends.
+local function push(list, message)
+  local messages = outgoing[list]
+  if not messages then
+    messages = {}
+    outgoing[list] = messages
+  end
+  messages[#messages + 1] = message
+end
+
+local function flush()
+  for list, messages in pairs(outgoing) do
+    -- In slices: Lua's unpack is limited by its C stack.
+    for first = 1, #messages, 500 do
+      redis.call('LPUSH', list, unpack(messages, first, math.min(first + 499, #messages)))
+    end
+  end
+end
+
+local function has_account(account)
+  local known = known_accounts[account]
+  if known == nil then
+    known = redis.call('HEXISTS', accounts, account) == 1
+    known_accounts[account] = known
+  end
+  return known
+end
 
 local function supersede(old_id, by_id)
   local old = job_prefix .. old_id
@@ -49,11 +88,15 @@ local function drop_entry(entry)
 end
 
 -- A job due now: the queue, or its (account, endpoint)'s rate-window wait.
-local function publish(account, action, job_id, job, seq, message)
+local function route(account, action, job_id, job, seq, message)
   local meta = prefix .. 'account:' .. account
   local waiting_key = prefix .. 'waiting:' .. account .. ':' .. action
-  local budget = redis.call('HMGET', prefix .. 'budget:' .. account .. ':' .. action,
-    'remaining', 'reset')
+  local budget_key = prefix .. 'budget:' .. account .. ':' .. action
+  local budget = budgets[budget_key]
+  if not budget then
+    budget = redis.call('HMGET', budget_key, 'remaining', 'reset')
+    budgets[budget_key] = budget
+  end
   local reset = tonumber(budget[2])
   local spent = reset ~= nil and reset > now and tonumber(budget[1] or '1') <= 0
   local waiting = redis.call('ZCARD', waiting_key)
@@ -69,7 +112,7 @@ local function publish(account, action, job_id, job, seq, message)
     redis.call('HSET', job, 'state', 'deferred', 'delivered', '1',
       'due_at_ms', at + math.floor(waiting / math.max(limit, 1)) * window)
   else
-    redis.call('LPUSH', queue, message)
+    push(queue, message)
   end
 end
 
@@ -79,13 +122,13 @@ local function enqueue_one(base)
   local message, ttl, entry, due = ARGV[base + 4], ARGV[base + 5], ARGV[base + 6],
     ARGV[base + 7]
   -- Checks first: a refused job writes nothing.
-  if not any_account and redis.call('HEXISTS', accounts, account) == 0 then
+  if not any_account and not has_account(account) then
     return 'unknown_account'
   end
   if entry ~= '' and redis.call('HEXISTS', dlq_entries, entry) == 0 then
     return 'no_such_entry'
   end
-  local seq = redis.call('INCR', seq_key)
+  seq = seq + 1
   local pair = account .. ':' .. tweet
   local job = job_prefix .. job_id
   local scheduled_key = prefix .. 'scheduled:' .. pair
@@ -117,7 +160,7 @@ local function enqueue_one(base)
   local previous = redis.call('HMGET', intent, 'job', 'action')
   redis.call('HSET', intent, 'seq', seq, 'job', job_id, 'action', action)
   redis.call('EXPIRE', intent, ttl)
-  publish(account, action, job_id, job, seq, message)
+  route(account, action, job_id, job, seq, message)
   -- An older job for this pair waiting in the parking lot or for a rate window can never win
   -- now: settle it here rather than publishing it later only to be superseded.
   local previous_id, previous_action = previous[1], previous[2]
@@ -134,7 +177,15 @@ local function enqueue_one(base)
 end
 
 local results = {}
-for base = 8, #ARGV, GROUP do
-  results[#results + 1] = enqueue_one(base)
+for base = 9, #ARGV, GROUP do
+  local result = enqueue_one(base)
+  results[#results + 1] = result
+  if type(result) == 'number' and ARGV[base + 8] ~= '' then
+    redis.call('PUBLISH', events, ARGV[base + 8])
+  end
+end
+flush()
+if seq ~= first_seq then
+  redis.call('SET', seq_key, seq)
 end
 return results
