@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 
@@ -12,6 +11,7 @@ import producers
 from producers import EnqueueError, InvalidJob, JobRequest, Producer
 from tests.support import Rtq
 from worker.embedded import free_port
+from worker.messages import body_text
 from worker.settings import Settings
 
 
@@ -31,7 +31,7 @@ def test_a_returned_job_id_is_in_redis_with_its_status_and_message(
     assert (status.state, status.action, status.tweet_id) == ("queued", "retweet", "5")
     (raw,) = rtq.redis.lrange("rtq-inspect", 0, -1)
     message = json.loads(raw)
-    args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+    args, kwargs, _ = json.loads(body_text(message))
     assert message["headers"]["id"] == job_id and message["headers"]["task"] == "rtq.retweet"
     assert args == [] and kwargs == {"account_id": account.account_id, "tweet_id": "5"}
     rtq.redis.delete("rtq-inspect")

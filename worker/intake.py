@@ -8,7 +8,6 @@ before Celery unpacks it (Celery's own unpacking error would stop the worker).
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from typing import Any
@@ -18,7 +17,7 @@ import redis
 from worker import clock, runtime
 from worker.ids import InvalidId, parse_id
 from worker.keys import Keys
-from worker.messages import TASK_NAMES
+from worker.messages import TASK_NAMES, body_text
 from worker.redis_client import connect
 from worker.scripts import Scripts
 
@@ -54,7 +53,7 @@ def note_delivery(message: dict[str, Any]) -> None:
         job_id = headers.get("id")
         if action is None or not isinstance(job_id, str) or len(job_id) > 128:
             return
-        body = json.loads(base64.b64decode(message["body"]))
+        body = json.loads(body_text(message))
         if check_body(body) is not None or body[0]:
             return
         kwargs = body[1]
