@@ -142,3 +142,20 @@ def test_an_unreachable_redis_raises_enqueue_error_quickly(rtq: Rtq) -> None:
     message = str(caught.value)
     assert ":pw@" not in message and ":***@" in message
     assert "unreachable" in message or "did not accept" in message
+
+
+def test_a_queued_jobs_status_shows_every_field_though_the_record_is_lean(
+    rtq: Rtq, inspect_queue: Producer
+) -> None:
+    """While queued, the record leaves out what equals its readers' defaults (no attempts yet,
+    updated when created); `rtq status --json` shows the same fields and values as ever."""
+    account = rtq.add_account()
+    job_id = inspect_queue.enqueue("retweet", account.account_id, "77")
+    assert not {"attempts", "charged", "updated_at"} & set(rtq.redis.hkeys(f"rtq:job:{job_id}"))
+    shown = json.loads(rtq.cli("status", job_id, "--json").stdout)
+    assert {k: shown[k] for k in ("job_id", "action", "account_id", "tweet_id", "state",
+                                  "attempts", "reason")} == {
+        "job_id": job_id, "action": "retweet", "account_id": account.account_id,
+        "tweet_id": "77", "state": "queued", "attempts": 0, "reason": None}
+    assert shown["updated_at"] == shown["created_at"] is not None
+    rtq.redis.delete("rtq-inspect")

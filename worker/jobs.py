@@ -64,7 +64,8 @@ class JobStatus:
             tweet_id=fields.get("tweet_id") or None,
             state=fields.get("state", "queued"),
             attempts=int(fields.get("attempts") or 0),
-            updated_at=fields.get("updated_at") or None,
+            # A record not updated since it was enqueued has no updated_at of its own.
+            updated_at=fields.get("updated_at") or fields.get("created_at") or None,
             reason=fields.get("reason") or None,
             created_at=fields.get("created_at") or None,
             due_at=fields.get("due_at") or _iso_ms(fields.get("due_at_ms")),

@@ -142,9 +142,10 @@ local function enqueue_one(base)
       end
     end
   end
+  -- The record holds only what differs from its readers' defaults while it waits: no
+  -- attempts or charged calls yet (0), updated_at = created_at (worker/jobs.py, begin.lua).
   redis.call('HSET', job, 'action', action, 'account_id', account, 'tweet_id', tweet,
-    'state', 'queued', 'attempts', 0, 'charged', 0, 'seq', seq,
-    'created_at', now_iso, 'updated_at', now_iso)
+    'state', 'queued', 'seq', seq, 'created_at', now_iso)
   redis.call('EXPIRE', job, ttl)
   if due ~= '' then
     redis.call('ZADD', parked, due, job_id)
