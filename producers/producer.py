@@ -15,7 +15,7 @@ from producers.job_request import JobRequest
 from worker import clock
 from worker.flower import SentEvents, SentJob, events_topic
 from worker.keys import Keys
-from worker.messages import build_message, new_job_id, new_job_ids
+from worker.messages import build_message, new_job_ids
 from worker.redis_client import connect, redact_url
 from worker.scripts import Scripts
 from worker.settings import Settings
@@ -30,7 +30,7 @@ class Producer:
         self._keys = Keys(settings.key_prefix)
         self._queue = settings.queue_key
         self._scripts = Scripts(client)
-        self._topic = events_topic(settings)
+        self._topic = events_topic(settings, "task.multi")
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Producer:
@@ -96,28 +96,30 @@ class Producer:
         keys = self._keys
         settings = self._settings
         ids = new_job_ids(len(batch))
-        tags = new_job_ids(2 * len(batch))  # kombu's delivery tags (message, event): unique
+        tags = new_job_ids(len(batch) + 2)  # kombu's delivery tags: unique per message
         # What Celery's send_task emits (task_send_sent_event), so that Flower also knows when
-        # each job was sent; published by the script for each job it accepts (best effort,
-        # like Celery's own events: nobody may be listening).
+        # each job was sent: the script publishes the events of the jobs it accepts in one
+        # message, as Celery publishes buffered events (best effort, like Celery's own events:
+        # nobody may be listening).
         events = SentEvents(settings.queue, moment)
+        events_head, events_tail = events.multi(tags[-1])
         # Shared by the batch, passed once. Jobs enqueued in one call (a retweet and its
         # undo-after) do not cancel each other: the batch token.
         args: list[str | int] = [
             clock.iso(moment), clock.ms(moment), f"{keys.prefix}:", settings.rate_limit,
-            settings.rate_window, "" if require_account else "1", new_job_id(), self._topic,
+            settings.rate_window, "" if require_account else "1", tags[-2], self._topic,
+            events_head, events_tail,
         ]
         default_ttl = settings.job_ttl
         for index, (job_id, job) in enumerate(zip(ids, batch, strict=True)):
             at = None if job.at is None else clock.iso(job.at)
             args += (job.account_id, job.tweet_id, job_id, job.action,
                      build_message(job.action, job_id, job.account_id, job.tweet_id,
-                                   tags[2 * index]),
+                                   tags[index]),
                      default_ttl if job.at is None else self._ttl_for(job),
                      entries[index] if entries else "",
                      "" if job.at is None else clock.ms(job.at),
-                     events.event(SentJob(job_id, job.action, job.account_id, job.tweet_id, at),
-                                  tags[2 * index + 1]))
+                     events.body(SentJob(job_id, job.action, job.account_id, job.tweet_id, at)))
         packed = self._scripts.enqueue.pack(
             [keys.accounts, keys.seq, self._queue, keys.parked, keys.parked_messages,
              keys.dlq_index, keys.dlq_entries, keys.groups], args)

@@ -100,9 +100,10 @@ class SentJob:
     eta: str | None = None  # ISO-8601, for a job scheduled for later
 
 
-def events_topic(settings: Settings) -> str:
-    """The pub/sub channel kombu publishes `task-sent` events on, for these settings."""
-    return f"{settings.kombu_prefix}/{redis_db(settings.redis_url)}.celeryev/task.sent"
+def events_topic(settings: Settings, routing_key: str = "task.sent") -> str:
+    """The pub/sub channel kombu publishes `task-sent` events on, for these settings (a list
+    of events goes on `task.multi`)."""
+    return f"{settings.kombu_prefix}/{redis_db(settings.redis_url)}.celeryev/{routing_key}"
 
 
 def redis_db(url: str) -> int:
@@ -164,17 +165,36 @@ class SentEvents:
         }
         self._body = _fill_template(json.dumps(body), ("id", "name", "kwargs", "eta"))
         self._message = _fill_template(json.dumps(message), ("body", "tag"))
+        # Celery's buffered form (EventDispatcher.flush): a list of events in one message on
+        # routing key `task.multi`, the body as JSON text. The script that enqueues a batch
+        # publishes it with the events of the jobs it accepted, so the body goes in last.
+        properties = message["properties"]
+        assert isinstance(properties, dict)
+        properties.pop("body_encoding")
+        properties["delivery_info"] = {"exchange": "celeryev", "routing_key": "task.multi"}
+        message["body"] = "\0body"
+        self.multi_head, self.multi_tail = _fill_template(
+            json.dumps(message), ("body", "tag")).replace("%%", "%").split("%(body)s")
 
-    def event(self, job: SentJob, delivery_tag: str | None = None) -> str:
+    def body(self, job: SentJob) -> str:
+        """The event itself (JSON text)."""
         kwargs = {"account_id": job.account_id, "tweet_id": job.tweet_id}
-        body = self._body % {
+        return self._body % {
             "id": _quote(job.job_id), "name": _quote(TASK_NAMES[job.action]),
             "kwargs": _quote(repr(kwargs)), "eta": "null" if job.eta is None else _quote(job.eta),
         }
+
+    def event(self, job: SentJob, delivery_tag: str | None = None) -> str:
+        """The event as Celery publishes it alone (routing key `task.sent`)."""
         return self._message % {
-            "body": '"' + base64.b64encode(body.encode()).decode("ascii") + '"',
+            "body": '"' + base64.b64encode(self.body(job).encode()).decode("ascii") + '"',
             "tag": _quote(delivery_tag or str(uuid.uuid4())),
         }
+
+    def multi(self, delivery_tag: str) -> tuple[str, str]:
+        """The `task.multi` message around its body: (text before, text after); the body is
+        `[event, ...]` as a JSON string."""
+        return (self.multi_head, self.multi_tail.replace("%(tag)s", _quote(delivery_tag)))
 
 
 def _fill_template(text: str, slots: tuple[str, ...]) -> str:

@@ -13,11 +13,12 @@
 --       credentials for (a forced replay: the job waits to be dead-lettered again, or for the
 --       account to be added first), 7 batch token: scheduled jobs enqueued together (a retweet
 --       and its undo-after) do not cancel each other ('' for none), 8 pub/sub channel of
---       task-sent events
+--       Celery's grouped task events (`task.multi`), 9 and 10 the kombu message around the
+--       events' JSON list ('' for no events)
 -- then one group of GROUP values per job: account_id, tweet_id, job_id, action, message,
 --       job ttl (s), dead-letter entry to remove on replay ('' for none), due time (ms) of a
---       scheduled job ('' for now), its task-sent event ('' for none: published only when the
---       job is accepted, as Celery publishes after sending)
+--       scheduled job ('' for now), its task-sent event (JSON): the accepted jobs' events are
+--       published together at the end, as Celery publishes buffered events
 -- Returns one result per job, in order: its intent sequence number, or the error's name
 -- ('unknown_account', 'no_such_entry').
 -- The script runs atomically, so what no job of the batch changes is read once per batch
@@ -35,12 +36,17 @@ local prefix = ARGV[3]
 local default_limit, default_window = ARGV[4], ARGV[5]
 local any_account = ARGV[6] == '1'
 local batch = ARGV[7]
-local events = ARGV[8]
+local events, events_head, events_tail = ARGV[8], ARGV[9], ARGV[10]
+local sent = {}            -- task-sent events of the accepted jobs
 local job_prefix = prefix .. 'job:'
 local seq = tonumber(redis.call('GET', seq_key) or '0')
 local first_seq = seq
 local known_accounts = {}  -- account -> true when it has credentials
 local budgets = {}         -- budget key -> {remaining, reset}
+local waiting_counts = {}  -- waiting key -> its size, kept up to date by this script
+-- Scheduled jobs wait in the parking lot: while it is empty, no pair has one to cancel (a
+-- scheduled set may still name jobs that left it, which cancelling would only forget).
+local parked_any = redis.call('EXISTS', parked) == 1
 local outgoing = {}        -- list -> messages to LPUSH, in enqueue order
 
 -- Where a job due now goes: a list of kombu's (the queue), pushed when the batch ends.
@@ -99,19 +105,24 @@ local function route(account, action, job_id, job, seq, message)
   end
   local reset = tonumber(budget[2])
   local spent = reset ~= nil and reset > now and tonumber(budget[1] or '1') <= 0
-  local waiting = redis.call('ZCARD', waiting_key)
+  local waiting = waiting_counts[waiting_key]
+  if waiting == nil then
+    waiting = redis.call('ZCARD', waiting_key)
+  end
   if spent or waiting > 0 then
     local limit = tonumber(redis.call('HGET', meta, 'rate_limit') or default_limit)
     local window = tonumber(redis.call('HGET', meta, 'rate_window') or default_window) * 1000
     local at = now
     if reset ~= nil and reset > now then at = reset end
     redis.call('ZADD', waiting_key, seq, job_id)
+    waiting_counts[waiting_key] = waiting + 1
     redis.call('HSET', parked_msg, job_id, message)
     redis.call('ZADD', groups, 'LT', at, account .. ':' .. action)
     -- Out of the FIFO queue already: a raw message for the pair arriving later is newer.
     redis.call('HSET', job, 'state', 'deferred', 'delivered', '1',
       'due_at_ms', at + math.floor(waiting / math.max(limit, 1)) * window)
   else
+    waiting_counts[waiting_key] = waiting
     push(queue, message)
   end
 end
@@ -133,7 +144,8 @@ local function enqueue_one(base)
   local job = job_prefix .. job_id
   local scheduled_key = prefix .. 'scheduled:' .. pair
   -- Scheduled jobs still waiting for their time are cancelled by any later intent.
-  for _, scheduled in ipairs(redis.call('ZRANGE', scheduled_key, 0, -1)) do
+  local pair_scheduled = parked_any and redis.call('ZRANGE', scheduled_key, 0, -1) or {}
+  for _, scheduled in ipairs(pair_scheduled) do
     if batch == '' or redis.call('HGET', job_prefix .. scheduled, 'batch') ~= batch then
       redis.call('ZREM', scheduled_key, scheduled)
       if redis.call('ZREM', parked, scheduled) == 1 then
@@ -149,6 +161,7 @@ local function enqueue_one(base)
   redis.call('EXPIRE', job, ttl)
   if due ~= '' then
     redis.call('ZADD', parked, due, job_id)
+    parked_any = true
     redis.call('HSET', parked_msg, job_id, message)
     redis.call('ZADD', scheduled_key, due, job_id)
     redis.call('EXPIRE', scheduled_key, ttl)
@@ -166,8 +179,11 @@ local function enqueue_one(base)
   -- now: settle it here rather than publishing it later only to be superseded.
   local previous_id, previous_action = previous[1], previous[2]
   if previous_id and previous_action and previous_id ~= job_id then
-    local waiting_removed = redis.call('ZREM',
-      prefix .. 'waiting:' .. account .. ':' .. previous_action, previous_id)
+    local previous_waiting = prefix .. 'waiting:' .. account .. ':' .. previous_action
+    local waiting_removed = redis.call('ZREM', previous_waiting, previous_id)
+    if waiting_removed == 1 and waiting_counts[previous_waiting] then
+      waiting_counts[previous_waiting] = waiting_counts[previous_waiting] - 1
+    end
     if (redis.call('ZREM', parked, previous_id) + waiting_removed) >= 1 then
       redis.call('HDEL', parked_msg, previous_id)
       supersede(previous_id, job_id)
@@ -178,14 +194,19 @@ local function enqueue_one(base)
 end
 
 local results = {}
-for base = 9, #ARGV, GROUP do
+for base = 11, #ARGV, GROUP do
   local result = enqueue_one(base)
   results[#results + 1] = result
-  if type(result) == 'number' and ARGV[base + 8] ~= '' then
-    redis.call('PUBLISH', events, ARGV[base + 8])
+  if type(result) == 'number' then
+    sent[#sent + 1] = ARGV[base + 8]
   end
 end
 flush()
+if #sent > 0 and events_head ~= '' then
+  -- The body is the list's JSON text as a JSON string (cjson escapes it).
+  redis.call('PUBLISH', events,
+    events_head .. cjson.encode('[' .. table.concat(sent, ',') .. ']') .. events_tail)
+end
 if seq ~= first_seq then
   redis.call('SET', seq_key, seq)
 end
