@@ -1,4 +1,5 @@
-"""Enqueue jobs: intent, status record and Celery message in one atomic Redis script.
+"""Enqueue jobs: intent, status record and Celery message of each job written atomically by
+one Redis script (enqueue.lua), called once per batch of up to BATCH_SIZE jobs.
 
 A job id is returned only once Redis has accepted all three; an unreachable Redis raises
 `EnqueueError` within the client's connect/socket timeouts (no silent drop, no hang).

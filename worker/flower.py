@@ -8,11 +8,14 @@ delivery of the same task id ends it. Task arguments hold ids only.
 Flower's login comes from the environment, never from argv (visible to every user of the
 host): FLOWER_BASIC_AUTH=user:password[,user2:password2], which Flower itself reads.
 
-Producers write Celery messages straight to Redis (one Lua script per job), so Celery's
-publisher never runs and emits no `task-sent` event for them. `publish_sent` emits exactly the
-event Celery's `send_task` would (tests/test_flower.py compares the two), on the pub/sub topic
-kombu's Redis transport uses for the `celeryev` exchange: `[global prefix]/<db>.celeryev/
-task.sent` (kombu's default `fanout_prefix` and `fanout_patterns`, which rtq keeps).
+Producers write Celery messages straight to Redis (one Lua script per batch of jobs), so
+Celery's publisher never runs and emits no `task-sent` event for them. `SentEvents` builds
+exactly the event Celery's `send_task` would (tests/test_flower.py compares the two), for the
+pub/sub topic kombu's Redis transport uses for the `celeryev` exchange: `[global prefix]/<db>.
+celeryev/task.sent` (kombu's default `fanout_prefix` and `fanout_patterns`, which rtq keeps).
+enqueue.lua publishes a batch's events together as one message on `.../task.multi`, a JSON list
+of events: the form Celery's own event dispatcher uses for buffered events, which its receiver
+(so Flower) reads event by event. `publish_sent` publishes single events.
 """
 
 from __future__ import annotations
