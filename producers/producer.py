@@ -16,7 +16,7 @@ from producers.job_request import JobRequest
 from worker import clock
 from worker.flower import SentEvents, SentJob, events_topic
 from worker.keys import Keys
-from worker.messages import build_message, new_job_ids
+from worker.messages import build_message, new_delivery_tags, new_job_ids
 from worker.redis_client import connect, redact_url
 from worker.scripts import Scripts
 from worker.settings import Settings
@@ -97,7 +97,7 @@ class Producer:
         keys = self._keys
         settings = self._settings
         ids = new_job_ids(len(batch))
-        tags = new_job_ids(len(batch) + 2)  # kombu's delivery tags: unique per message
+        tags = new_delivery_tags(len(batch) + 1)  # kombu's, one per message
         # What Celery's send_task emits (task_send_sent_event), so that Flower also knows when
         # each job was sent: the script publishes the events of the jobs it accepts in one
         # message, as Celery publishes buffered events (best effort, like Celery's own events:
@@ -106,9 +106,10 @@ class Producer:
         events_head, events_tail = events.multi(tags[-1])
         # Shared by the batch, passed once. Jobs enqueued in one call (a retweet and its
         # undo-after) do not cancel each other: the batch token.
+        now_ms = clock.ms(moment)  # the record keeps ms, other fields ISO: the same instant
         args: list[str | int] = [
-            clock.iso(moment), clock.ms(moment), f"{keys.prefix}:", settings.rate_limit,
-            settings.rate_window, "" if require_account else "1", tags[-2], self._topic,
+            clock.iso_ms(now_ms), now_ms, f"{keys.prefix}:", settings.rate_limit,
+            settings.rate_window, "" if require_account else "1", new_job_ids(1)[0], self._topic,
             events_head, events_tail,
         ]
         default_ttl = settings.job_ttl

@@ -10,6 +10,7 @@ import pytest
 import producers
 from producers import EnqueueError, InvalidJob, JobRequest, Producer
 from tests.support import Rtq
+from worker import clock
 from worker.embedded import free_port
 from worker.messages import body_text
 from worker.settings import Settings
@@ -151,11 +152,13 @@ def test_a_queued_jobs_status_shows_every_field_though_the_record_is_lean(
     updated when created); `rtq status --json` shows the same fields and values as ever."""
     account = rtq.add_account()
     job_id = inspect_queue.enqueue("retweet", account.account_id, "77")
-    assert not {"attempts", "charged", "updated_at"} & set(rtq.redis.hkeys(f"rtq:job:{job_id}"))
+    record = rtq.redis.hgetall(f"rtq:job:{job_id}")
+    assert not {"attempts", "charged", "updated_at", "created_at"} & set(record)
+    assert record["created_at_ms"].isdigit()
     shown = json.loads(rtq.cli("status", job_id, "--json").stdout)
     assert {k: shown[k] for k in ("job_id", "action", "account_id", "tweet_id", "state",
                                   "attempts", "reason")} == {
         "job_id": job_id, "action": "retweet", "account_id": account.account_id,
         "tweet_id": "77", "state": "queued", "attempts": 0, "reason": None}
-    assert shown["updated_at"] == shown["created_at"] is not None
+    assert shown["updated_at"] == shown["created_at"] == clock.iso_ms(int(record["created_at_ms"]))
     rtq.redis.delete("rtq-inspect")

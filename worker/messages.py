@@ -13,9 +13,10 @@ message is most of the Redis memory it takes:
   its task-received event (so Flower) shows. Every other header send_task writes is read with a
   default equal to send_task's value (`retries` 0, `eta`/`expires`/`timelimit`/`group`/... None,
   `ignore_result` the app's `task_ignore_result`), or not read at all (`lang`, `origin`);
-- properties: `delivery_tag` (kombu's ack and unacked restore), `delivery_info` (where restore
-  puts the message back) and `priority`; `correlation_id`/`reply_to` serve result replies, which
-  rtq has none of;
+- properties: `delivery_tag` (kombu's ack and unacked restore: any string unique among
+  messages in flight, here 96 random bits), `delivery_info` (where restore puts the message
+  back) and `priority`; `correlation_id`/`reply_to` serve result replies, which rtq has none of;
+- `content-type` application/json; no `content-encoding`, which kombu reads as utf-8;
 - embed (callbacks, chain, chord) `{}`, which Celery reads as none (not null: a failure
   reported by the parent process reads `embed.get("chord")`).
 Full send_task messages (any client, any language) are read as well; rtq's own readers
@@ -59,12 +60,18 @@ def new_job_ids(count: int) -> list[str]:
     return ids
 
 
+def new_delivery_tags(count: int) -> list[str]:
+    """`count` kombu delivery tags (24 hex digits each), from one read of the OS's random
+    source."""
+    raw = os.urandom(12 * count).hex()
+    return [raw[start:start + 24] for start in range(0, 24 * count, 24)]
+
+
 @cache
 def _template(queue: str) -> str:
     """The message with %(slot)s placeholders."""
     message = {
         "body": "\0body",
-        "content-encoding": "utf-8",
         "content-type": "application/json",
         "headers": {
             "task": "\0task",
@@ -100,7 +107,7 @@ def build_message(action: str, job_id: str, account_id: str, tweet_id: str,
         "task": '"' + TASK_NAMES[action] + '"',
         "id": encode_basestring_ascii(job_id),
         "kwargsrepr": kwargsrepr,
-        "tag": '"' + (delivery_tag or new_job_id()) + '"',
+        "tag": '"' + (delivery_tag or new_delivery_tags(1)[0]) + '"',
     }
 
 

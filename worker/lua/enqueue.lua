@@ -31,7 +31,7 @@
 local GROUP = 9
 local accounts, seq_key, queue, parked, parked_msg = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local dlq_index, dlq_entries, groups = KEYS[6], KEYS[7], KEYS[8]
-local now_iso, now = ARGV[1], tonumber(ARGV[2])
+local now_iso, now_ms, now = ARGV[1], ARGV[2], tonumber(ARGV[2])
 local prefix = ARGV[3]
 local default_limit, default_window = ARGV[4], ARGV[5]
 local any_account = ARGV[6] == '1'
@@ -155,9 +155,10 @@ local function enqueue_one(base)
     end
   end
   -- The record holds only what differs from its readers' defaults while it waits: no
-  -- attempts or charged calls yet (0), updated_at = created_at (worker/jobs.py, begin.lua).
+  -- attempts or charged calls yet (0), updated_at = created_at (worker/jobs.py, begin.lua);
+  -- the creation time as epoch ms, a third of the ISO text (worker/jobs.py formats it).
   redis.call('HSET', job, 'action', action, 'account_id', account, 'tweet_id', tweet,
-    'state', 'queued', 'seq', seq, 'created_at', now_iso)
+    'state', 'queued', 'seq', seq, 'created_at_ms', now_ms)
   redis.call('EXPIRE', job, ttl)
   if due ~= '' then
     redis.call('ZADD', parked, due, job_id)
