@@ -7,14 +7,17 @@ Workers are real `rtq worker` (or plain Celery) processes, started the way opera
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +32,7 @@ from worker.embedded import RedisServer
 from worker.fake_x import EmulatorProcess
 from worker.keys import Keys
 from worker.lanes import all_lanes
-from worker.messages import build_message, new_job_id
+from worker.messages import new_job_id
 from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -373,11 +376,30 @@ def plain_argv(name: str) -> list[str]:
 
 
 def plain_message(account_id: str, tweet_id: str) -> str:
-    """A protocol-2 message for the baseline task: rtq's builder writes exactly what
-    `send_task` writes (tests/test_messages.py), so only the task name and queue differ."""
-    message = json.loads(build_message("retweet", new_job_id(), account_id, tweet_id))
-    message["headers"]["task"] = PLAIN_TASK
-    message["properties"]["delivery_info"]["routing_key"] = PLAIN_QUEUE
+    """The protocol-2 message `send_task` writes for the baseline task, as kombu's Redis
+    transport stores it (rtq's own messages are leaner: worker/messages.py)."""
+    job_id = new_job_id()
+    kwargs = {"account_id": account_id, "tweet_id": tweet_id}
+    embed = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+    body = json.dumps([[], kwargs, embed], separators=(",", ":")).encode()
+    message = {
+        "body": base64.b64encode(body).decode("ascii"),
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": {
+            "lang": "py", "task": PLAIN_TASK, "id": job_id, "shadow": None, "eta": None,
+            "expires": None, "group": None, "group_index": None, "retries": 0,
+            "timelimit": [None, None], "root_id": job_id, "parent_id": None, "argsrepr": "()",
+            "kwargsrepr": repr(kwargs), "origin": f"gen{os.getpid()}@{socket.gethostname()}",
+            "ignore_result": True, "replaced_task_nesting": 0, "stamped_headers": None,
+            "stamps": {},
+        },
+        "properties": {
+            "correlation_id": job_id, "reply_to": "", "delivery_mode": 2,
+            "delivery_info": {"exchange": "", "routing_key": PLAIN_QUEUE}, "priority": 0,
+            "body_encoding": "base64", "delivery_tag": str(uuid.uuid4()),
+        },
+    }
     return json.dumps(message, separators=(",", ":"))
 
 

@@ -15,6 +15,7 @@ from worker.messages import ACTIONS
 
 _REQUIRED = ("action", "account_id", "tweet_id")
 _OPTIONAL = ("at", "undo_after")
+_ALLOWED = frozenset(_REQUIRED + _OPTIONAL)
 # How far ahead a job may be scheduled (job records must outlive it: see RTQ_JOB_TTL).
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
 _DURATION = re.compile(r"(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
@@ -50,7 +51,9 @@ class JobRequest:
         with `undo_after` (the retweet now or at `at`, and its undo that long after)."""
         if not isinstance(record, Mapping):
             raise InvalidJob("line", "expected a JSON object")
-        unknown = sorted(str(k) for k in record if k not in _REQUIRED + _OPTIONAL)
+        # The set test first: sorting every record's keys shows in a 100,000-line enqueue.
+        unknown = [] if record.keys() <= _ALLOWED else sorted(
+            str(k) for k in record if k not in _ALLOWED)
         if unknown:
             raise InvalidJob(unknown[0], "unknown field (allowed: action, account_id, tweet_id,"
                              " at, undo_after)")

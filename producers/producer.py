@@ -1,4 +1,5 @@
-"""Enqueue jobs: intent, status record and Celery message in one atomic Redis script.
+"""Enqueue jobs: intent, status record and Celery message of each job written atomically by
+one Redis script (enqueue.lua), called once per batch of up to BATCH_SIZE jobs.
 
 A job id is returned only once Redis has accepted all three; an unreachable Redis raises
 `EnqueueError` within the client's connect/socket timeouts (no silent drop, no hang).
@@ -13,9 +14,9 @@ import redis
 from producers.errors import EnqueueError, InvalidJob
 from producers.job_request import JobRequest
 from worker import clock, lanes
-from worker.flower import SentJob, publish_sent
+from worker.flower import SentEvents, SentJob, events_topic
 from worker.keys import Keys
-from worker.messages import build_message, new_job_id
+from worker.messages import build_message, new_delivery_tags, new_job_ids
 from worker.redis_client import connect, redact_url
 from worker.scripts import Scripts
 from worker.settings import Settings
@@ -31,6 +32,7 @@ class Producer:
         self._queue = settings.queue_key
         self._overflow = lanes.lane(settings.queue_key, lanes.OVERFLOW)
         self._scripts = Scripts(client)
+        self._topic = events_topic(settings, "task.multi")
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Producer:
@@ -56,75 +58,90 @@ class Producer:
         self, requests: Iterable[JobRequest], *, replaces: Sequence[str] | None = None,
         require_account: bool = True,
     ) -> list[str]:
-        """Enqueue validated jobs in pipelined batches; returns their ids in order.
+        """Enqueue validated jobs in batches (one script call each); returns their ids in order.
 
         Unknown accounts are checked for the whole input before anything is written, so a bad
         input enqueues nothing. `replaces` (dead-letter entry ids, one per request) are removed
-        in the same atomic step as each job is enqueued.
+        in the same atomic step as each job is enqueued. A job Redis refuses all the same (its
+        account removed meanwhile, its dead letter replayed already) raises once its batch has
+        run; later batches are not sent.
         """
         jobs = list(requests)
         if require_account:
             self._check_accounts(jobs)
         ids: list[str] = []
-        for start in range(0, len(jobs), BATCH_SIZE):
-            batch = jobs[start:start + BATCH_SIZE]
-            entries = replaces[start:start + BATCH_SIZE] if replaces else [""] * len(batch)
-            ids.extend(self._enqueue_batch(batch, entries, require_account))
-        return ids
-
-    def _enqueue_batch(self, batch: list[JobRequest], entries: Sequence[str],
-                       require_account: bool = True) -> list[str]:
-        moment = clock.now()
-        now, now_ms = clock.iso(moment), clock.ms(moment)
-        # Jobs enqueued in one call (a retweet and its undo-after) do not cancel each other.
-        batch_token = new_job_id()
-        keys = self._keys
-        settings = self._settings
-        ids = [new_job_id() for _ in batch]
+        in_flight: tuple[list[JobRequest], list[str]] | None = None
         try:
-            pipe = self._redis.pipeline(transaction=False)
-            for job_id, job, entry in zip(ids, batch, entries, strict=True):
-                self._scripts.enqueue(
-                    keys=[
-                        keys.accounts, keys.seq, keys.intent(job.account_id, job.tweet_id),
-                        keys.job(job_id), self._queue, keys.parked, keys.parked_messages,
-                        keys.dlq_index, keys.dlq_entries, keys.budget(job.account_id, job.action),
-                        keys.waiting(job.account_id, job.action), keys.groups,
-                        keys.account_meta(job.account_id),
-                        keys.scheduled(job.account_id, job.tweet_id),
-                        self._overflow, keys.lane_count(job.account_id),
-                    ],
-                    args=[
-                        job.account_id, job.tweet_id, job_id, job.action, now,
-                        build_message(job.action, job_id, job.account_id, job.tweet_id),
-                        self._ttl_for(job), keys.job(""), entry, now_ms, settings.rate_limit,
-                        settings.rate_window, "" if require_account else "1",
-                        "" if job.at is None else clock.ms(job.at), batch_token,
-                        lanes.FAST_LANE_SHARE, lanes.LANE_COUNT_TTL, lanes.OVERFLOW,
-                    ],
-                    client=pipe,
-                )
-            results = pipe.execute(raise_on_error=False)
+            with self._scripts.enqueue.session() as session:
+                # The next batch is built while Redis runs the one sent.
+                for start in range(0, len(jobs), BATCH_SIZE):
+                    batch = jobs[start:start + BATCH_SIZE]
+                    entries = replaces[start:start + BATCH_SIZE] if replaces else None
+                    batch_ids, packed = self._pack_batch(batch, entries, require_account)
+                    if in_flight is not None:
+                        ids.extend(self._check_results(*in_flight, session.receive()))
+                    session.send(packed)
+                    in_flight = (batch, batch_ids)
+                if in_flight is not None:
+                    ids.extend(self._check_results(*in_flight, session.receive()))
         except redis.RedisError as exc:
             raise EnqueueError(
                 f"Redis at {redact_url(self._settings.redis_url)} did not accept the job: "
                 f"{type(exc).__name__}: {exc}"
             ) from None
-        for job, result in zip(batch, results, strict=True):
-            if isinstance(result, redis.ResponseError):
-                if "unknown_account" in str(result):
-                    raise InvalidJob("account_id", f"unknown account {job.account_id}")
-                if "no_such_entry" in str(result):
-                    raise InvalidJob("id", "the dead-letter entry is gone (replayed already?)")
-                raise EnqueueError(f"Redis refused the job: {result}")
-            if isinstance(result, Exception):
-                raise EnqueueError(f"Redis refused the job: {type(result).__name__}")
+        return ids
+
+    def _pack_batch(self, batch: list[JobRequest], entries: Sequence[str] | None,
+                    require_account: bool) -> tuple[list[str], bytes]:
+        """The batch's job ids, and its call of enqueue.lua (see the script for the order)."""
+        moment = clock.now()
+        keys = self._keys
+        settings = self._settings
+        ids = new_job_ids(len(batch))
+        tags = new_delivery_tags(len(batch) + 1)  # kombu's, one per message
         # What Celery's send_task emits (task_send_sent_event), so that Flower also knows when
-        # each job was sent; best effort, like Celery's own events.
-        publish_sent(self._redis, settings, [
-            SentJob(job_id, job.action, job.account_id, job.tweet_id,
-                    None if job.at is None else clock.iso(job.at))
-            for job_id, job in zip(ids, batch, strict=True)])
+        # each job was sent: the script publishes the events of the jobs it accepts in one
+        # message, as Celery publishes buffered events (best effort, like Celery's own events:
+        # nobody may be listening).
+        events = SentEvents(settings.queue, moment)
+        events_head, events_tail = events.multi(tags[-1])
+        # Shared by the batch, passed once. Jobs enqueued in one call (a retweet and its
+        # undo-after) do not cancel each other: the batch token.
+        now_ms = clock.ms(moment)  # the record keeps ms, other fields ISO: the same instant
+        args: list[str | int] = [
+            clock.iso_ms(now_ms), now_ms, f"{keys.prefix}:", settings.rate_limit,
+            settings.rate_window, "" if require_account else "1", new_job_ids(1)[0], self._topic,
+            events_head, events_tail, lanes.FAST_LANE_SHARE, lanes.LANE_COUNT_TTL, lanes.OVERFLOW,
+        ]
+        default_ttl = settings.job_ttl
+        for index, (job_id, job) in enumerate(zip(ids, batch, strict=True)):
+            at = None if job.at is None else clock.iso(job.at)
+            args += (job.account_id, job.tweet_id, job_id, job.action,
+                     build_message(job.action, job_id, job.account_id, job.tweet_id,
+                                   tags[index]),
+                     default_ttl if job.at is None else self._ttl_for(job),
+                     entries[index] if entries else "",
+                     "" if job.at is None else clock.ms(job.at),
+                     events.body(SentJob(job_id, job.action, job.account_id, job.tweet_id, at)))
+        packed = self._scripts.enqueue.pack(
+            [keys.accounts, keys.seq, self._queue, keys.parked, keys.parked_messages,
+             keys.dlq_index, keys.dlq_entries, keys.groups, self._overflow], args)
+        return ids, packed
+
+    @staticmethod
+    def _check_results(batch: list[JobRequest], ids: list[str], results: object) -> list[str]:
+        """The batch's ids, or the first refused job's error (the others are enqueued)."""
+        if not isinstance(results, list) or len(results) != len(batch):
+            raise EnqueueError(f"Redis answered the enqueue script unexpectedly: {results!r:.200}")
+        for job, result in zip(batch, results, strict=True):
+            if isinstance(result, int):
+                continue
+            reason = result.decode() if isinstance(result, bytes) else str(result)
+            if reason == "unknown_account":
+                raise InvalidJob("account_id", f"unknown account {job.account_id}")
+            if reason == "no_such_entry":
+                raise InvalidJob("id", "the dead-letter entry is gone (replayed already?)")
+            raise EnqueueError(f"Redis refused the job: {reason}")
         return ids
 
     def _ttl_for(self, job: JobRequest) -> int:

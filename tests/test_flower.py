@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import redis
 
-from producers import Producer
+from producers import JobRequest, Producer
 from tests.support import Rtq, wait_for
 from worker.embedded import WorkerProcess, free_port
 from worker.flower import FlowerAuthError, SentJob, check_login, events_topic, publish_sent
@@ -264,12 +264,38 @@ def test_flower_shows_when_a_producer_job_was_sent(flower: str, rtq: Rtq) -> Non
     account = rtq.add_account()
     before = time.time()
     job_id = rtq.producer.enqueue("retweet", account.account_id, "40")
-    assert publish_sent(rtq.redis, rtq.settings,
-                        [SentJob(job_id, "retweet", account.account_id, "40")]) == 1
     rtq.wait_terminal(job_id)
     info = wait_result(flower, job_id, "succeeded")
     assert info["sent"] is not None and before <= info["sent"] <= info["succeeded"]
     assert info["client"]
+
+
+def test_bulk_enqueue_publishes_celerys_grouped_task_sent_events(rtq: Rtq) -> None:
+    """A batch's task-sent events go out as one message on `task.multi`, the form Celery's
+    event dispatcher uses for buffered events; Celery's own receiver reads every event."""
+    from celery import Celery
+    from celery.events.receiver import EventReceiver
+    from kombu.transport.virtual import Message
+
+    account = rtq.add_account()
+    subscriber = rtq.redis.pubsub()
+    subscriber.psubscribe("*celeryev*")
+    wait_for(lambda: subscriber.get_message(timeout=0.1), 5, "the subscription")
+    ids = rtq.producer.enqueue_many([JobRequest.create("retweet", account.account_id, str(t))
+                                     for t in (41, 42, 43)])
+    published = wait_for(lambda: subscriber.get_message(timeout=0.1), 5, "the events")
+    subscriber.close()
+    assert published["channel"] == events_topic(rtq.settings, "task.multi")
+    received: list[dict[str, Any]] = []
+    app = Celery("probe", broker="memory://", set_as_current=False)
+    with app.connection_for_read() as connection:
+        receiver = EventReceiver(connection, handlers={"*": received.append}, app=app)
+        message = Message(json.loads(published["data"]), channel=connection.default_channel)
+        receiver._receive(message.decode(), message)
+    assert [(e["type"], e["uuid"], e["name"]) for e in received] == [
+        ("task-sent", job_id, "rtq.retweet") for job_id in ids]
+    assert ast.literal_eval(received[0]["kwargs"]) == {"account_id": account.account_id,
+                                                       "tweet_id": "41"}
 
 
 def test_a_sent_event_for_an_unreachable_redis_is_dropped_quietly(rtq: Rtq) -> None:

@@ -85,10 +85,21 @@ def test_an_unknown_task_name_on_our_queue_is_dead_lettered(rtq: Rtq) -> None:
     _assert_worker_still_serves(rtq)
 
 
-def test_a_message_whose_body_is_not_json_is_dead_lettered(rtq: Rtq) -> None:
+def _with_body(message: dict[str, Any], text: str, encoding: str) -> dict[str, Any]:
+    """`message` with `text` as its body: plain (rtq's lean messages) or base64 (send_task's)."""
+    if encoding == "base64":
+        message["properties"]["body_encoding"] = "base64"
+        message["body"] = base64.b64encode(text.encode()).decode()
+    else:
+        message["body"] = text
+    return message
+
+
+@pytest.mark.parametrize("encoding", ["plain", "base64"])
+def test_a_message_whose_body_is_not_json_is_dead_lettered(rtq: Rtq, encoding: str) -> None:
     """A message with a body that cannot be decoded is kept with its reason."""
-    message = json.loads(build_message("retweet", str(uuid.uuid4()), "1", "2"))
-    message["body"] = base64.b64encode(b"{not json").decode()
+    message = _with_body(json.loads(build_message("retweet", str(uuid.uuid4()), "1", "2")),
+                         "{not json", encoding)
     rtq.redis.lpush(rtq.settings.queue_key, json.dumps(message))
     entry = wait_for(rtq.dead_letters.list, 20, "a dead letter")[0]
     assert entry.reason == "malformed_message"
@@ -119,8 +130,8 @@ def test_a_body_of_the_wrong_shape_is_dead_lettered_not_fatal(
 ) -> None:
     """Celery unpacks bodies in the worker's main process: a wrong shape used to stop it."""
     job_id = str(uuid.uuid4())
-    message = json.loads(build_message("retweet", job_id, "1", "2"))
-    message["body"] = base64.b64encode(json.dumps(body).encode()).decode()
+    message = _with_body(json.loads(build_message("retweet", job_id, "1", "2")),
+                         json.dumps(body), "plain")
     rtq.redis.lpush(rtq.settings.queue_key, json.dumps(message))
     (entry,) = wait_for(rtq.dead_letters.list, 20, "a dead letter")
     assert (entry.job_id, entry.reason, entry.detail) == (job_id, "malformed_message", problem)

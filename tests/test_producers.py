@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 
@@ -11,8 +10,10 @@ import pytest
 import producers
 from producers import EnqueueError, InvalidJob, JobRequest, Producer
 from tests.support import Rtq
+from worker import clock
 from worker.embedded import free_port
-from worker.lanes import all_lanes, queue_depth
+from worker.lanes import FAST_LANE_SHARE, OVERFLOW, all_lanes, lane, queue_depth
+from worker.messages import body_text
 from worker.settings import Settings
 
 
@@ -32,7 +33,7 @@ def test_a_returned_job_id_is_in_redis_with_its_status_and_message(
     assert (status.state, status.action, status.tweet_id) == ("queued", "retweet", "5")
     (raw,) = rtq.redis.lrange("rtq-inspect", 0, -1)
     message = json.loads(raw)
-    args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+    args, kwargs, _ = json.loads(body_text(message))
     assert message["headers"]["id"] == job_id and message["headers"]["task"] == "rtq.retweet"
     assert args == [] and kwargs == {"account_id": account.account_id, "tweet_id": "5"}
     rtq.redis.delete("rtq-inspect")
@@ -88,7 +89,50 @@ def test_bulk_enqueue_returns_ids_in_order(rtq: Rtq, inspect_queue: Producer) ->
     assert len(ids) == len(set(ids)) == 2500
     statuses = rtq.jobs.get_many([ids[0], ids[-1]])
     assert [s.tweet_id for s in statuses if s] == ["0", "2499"]
-    assert queue_depth(rtq.redis, "rtq-inspect") == 2500
+    # One account: its share in the fast lane, the rest in the overflow lane, each FIFO in
+    # input order across batches (workers BRPOP the oldest first).
+    fast, overflow = "rtq-inspect", lane("rtq-inspect", OVERFLOW)
+    assert rtq.redis.llen(fast) == FAST_LANE_SHARE
+    assert rtq.redis.llen(overflow) == 2500 - FAST_LANE_SHARE
+    queued = rtq.redis.lrange(fast, 0, -1)[::-1] + rtq.redis.lrange(overflow, 0, -1)[::-1]
+    in_order = [json.loads(m)["headers"]["id"] for m in queued]
+    assert in_order == ids
+    rtq.redis.delete(*all_lanes("rtq-inspect"))
+
+
+def test_a_job_redis_refuses_is_reported_and_writes_nothing(
+    rtq: Rtq, inspect_queue: Producer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An account removed between the up-front check and the enqueue script: that job is
+    refused with the field named, its batch's other jobs are enqueued whole, later batches are
+    not sent."""
+    account = rtq.add_account()
+    monkeypatch.setattr(inspect_queue, "_check_accounts", lambda jobs: None)
+    requests = [JobRequest.create("retweet", account.account_id, str(i)) for i in range(1500)]
+    requests[3] = JobRequest.create("retweet", "424242", "3")
+    with pytest.raises(InvalidJob, match=r"^account_id: unknown account 424242"):
+        inspect_queue.enqueue_many(requests)
+    messages = [json.loads(m) for name in all_lanes("rtq-inspect")
+                for m in rtq.redis.lrange(name, 0, -1)]
+    assert len(messages) == 999  # the first batch (1,000) but the refused job
+    assert not rtq.redis.exists("rtq:intent:424242:3")
+    records = {rtq.redis.hget(f"rtq:job:{m['headers']['id']}", "tweet_id") for m in messages}
+    assert records == {str(i) for i in range(1000)} - {"3"}
+    rtq.redis.delete(*all_lanes("rtq-inspect"))
+
+
+def test_enqueue_loads_the_script_again_after_redis_forgot_it(
+    rtq: Rtq, inspect_queue: Producer
+) -> None:
+    """A restarted (or SCRIPT FLUSHed) Redis answers NOSCRIPT: the producer loads the script
+    and the batch goes through once."""
+    account = rtq.add_account()
+    inspect_queue.enqueue("retweet", account.account_id, "1")
+    rtq.redis.script_flush()
+    requests = [JobRequest.create("retweet", account.account_id, str(i)) for i in range(1200)]
+    ids = inspect_queue.enqueue_many(requests)
+    assert queue_depth(rtq.redis, "rtq-inspect") == 1201
+    assert [s.state for s in rtq.jobs.get_many(ids[:1] + ids[-1:]) if s] == ["queued"] * 2
     rtq.redis.delete(*all_lanes("rtq-inspect"))
 
 
@@ -104,3 +148,22 @@ def test_an_unreachable_redis_raises_enqueue_error_quickly(rtq: Rtq) -> None:
     message = str(caught.value)
     assert ":pw@" not in message and ":***@" in message
     assert "unreachable" in message or "did not accept" in message
+
+
+def test_a_queued_jobs_status_shows_every_field_though_the_record_is_lean(
+    rtq: Rtq, inspect_queue: Producer
+) -> None:
+    """While queued, the record leaves out what equals its readers' defaults (no attempts yet,
+    updated when created); `rtq status --json` shows the same fields and values as ever."""
+    account = rtq.add_account()
+    job_id = inspect_queue.enqueue("retweet", account.account_id, "77")
+    record = rtq.redis.hgetall(f"rtq:job:{job_id}")
+    assert not {"attempts", "charged", "updated_at", "created_at"} & set(record)
+    assert record["created_at_ms"].isdigit()
+    shown = json.loads(rtq.cli("status", job_id, "--json").stdout)
+    assert {k: shown[k] for k in ("job_id", "action", "account_id", "tweet_id", "state",
+                                  "attempts", "reason")} == {
+        "job_id": job_id, "action": "retweet", "account_id": account.account_id,
+        "tweet_id": "77", "state": "queued", "attempts": 0, "reason": None}
+    assert shown["updated_at"] == shown["created_at"] == clock.iso_ms(int(record["created_at_ms"]))
+    rtq.redis.delete("rtq-inspect")

@@ -3,7 +3,6 @@ dead-letter entries, CLI output or process arguments."""
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from tests.support import Rtq, dump_redis, wait_for
 from worker.embedded import WorkerProcess
 from worker.lanes import all_lanes
+from worker.messages import body_text
 
 
 def _secrets(rtq: Rtq, credentials: dict[str, str]) -> list[str]:
@@ -20,13 +20,15 @@ def _secrets(rtq: Rtq, credentials: dict[str, str]) -> list[str]:
 
 
 def _decoded_messages(rtq: Rtq) -> str:
-    """Kombu message bodies are base64: decode them so a scan can see inside."""
+    """send_task's message bodies are base64 (ours are plain JSON text): decode them so a scan
+    can see inside."""
     texts = []
     queued = [raw for lane in all_lanes(rtq.settings.queue_key)
               for raw in rtq.redis.lrange(lane, 0, -1)]
     for raw in queued + list(rtq.redis.hvals("unacked")):
         message = json.loads(raw if raw.startswith("{") else json.loads(raw)[0])
-        texts.append(base64.b64decode(message["body"]).decode(errors="replace"))
+        body = body_text(message)
+        texts.append(body.decode(errors="replace") if isinstance(body, bytes) else body)
     return "\n".join(texts)
 
 
@@ -84,7 +86,7 @@ def test_task_messages_carry_only_ids(rtq: Rtq) -> None:
     producer.enqueue("retweet", account.account_id, "9")
     (raw,) = rtq.redis.lrange("rtq-peek", 0, -1)
     message = json.loads(raw)
-    args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+    args, kwargs, _ = json.loads(body_text(message))
     assert args == [] and set(kwargs) == {"account_id", "tweet_id"}
     assert message["headers"]["kwargsrepr"] == repr(kwargs)
     for secret in _secrets(rtq, account.credentials):

@@ -20,3 +20,10 @@ def now_iso() -> str:
 
 def ms(epoch: float) -> int:
     return int(epoch * 1000)
+
+
+def iso_ms(millis: int) -> str:
+    """Epoch milliseconds as ISO text, exactly (integer arithmetic: float rounding cannot shift
+    the millisecond, as it can between `iso(t)` and `ms(t)` of one float t)."""
+    moment = datetime.fromtimestamp(millis // 1000, UTC).replace(microsecond=millis % 1000 * 1000)
+    return moment.isoformat(timespec="milliseconds")

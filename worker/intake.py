@@ -8,7 +8,6 @@ before Celery unpacks it (Celery's own unpacking error would stop the worker).
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from typing import Any
@@ -19,7 +18,7 @@ from redis.commands.core import Script
 from worker import clock, runtime
 from worker.ids import InvalidId, parse_id
 from worker.keys import Keys
-from worker.messages import TASK_NAMES
+from worker.messages import TASK_NAMES, body_text
 from worker.redis_client import connect
 from worker.scripts import Scripts
 
@@ -68,7 +67,7 @@ def delivery_call(message: dict[str, Any]) -> tuple[list[str], list[Any]] | None
         job_id = headers.get("id")
         if action is None or not isinstance(job_id, str) or len(job_id) > 128:
             return None
-        body = json.loads(base64.b64decode(message["body"]))
+        body = json.loads(body_text(message))
         if check_body(body) is not None or body[0]:
             return None
         kwargs = body[1]

@@ -57,6 +57,8 @@ class JobStatus:
     @classmethod
     def from_hash(cls, job_id: str, fields: dict[str, str]) -> JobStatus:
         status = fields.get("http_status") or ""
+        # Producers write the creation time as epoch ms (enqueue.lua), others as ISO text.
+        created_at = _iso_exact_ms(fields.get("created_at_ms")) or fields.get("created_at") or None
         return cls(
             job_id=job_id,
             action=fields.get("action", ""),
@@ -64,9 +66,10 @@ class JobStatus:
             tweet_id=fields.get("tweet_id") or None,
             state=fields.get("state", "queued"),
             attempts=int(fields.get("attempts") or 0),
-            updated_at=fields.get("updated_at") or None,
+            # A record not updated since it was enqueued has no updated_at of its own.
+            updated_at=fields.get("updated_at") or created_at,
             reason=fields.get("reason") or None,
-            created_at=fields.get("created_at") or None,
+            created_at=created_at,
             due_at=fields.get("due_at") or _iso_ms(fields.get("due_at_ms")),
             http_status=int(status) if status.isdigit() else None,
             detail=fields.get("detail") or None,
@@ -97,3 +100,7 @@ class JobStore:
             JobStatus.from_hash(job_id, fields) if fields else None
             for job_id, fields in zip(job_ids, pipe.execute(), strict=True)
         ]
+
+
+def _iso_exact_ms(value: str | None) -> str | None:
+    return clock.iso_ms(int(value)) if value and value.isdigit() else None

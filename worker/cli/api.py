@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import click
-from aiohttp import web
 
 from worker.cli.common import Context, fail, handle_errors, pass_context
 
@@ -18,6 +17,9 @@ from worker.cli.common import Context, fail, handle_errors, pass_context
 def api_command(ctx: Context, host: str, port: int) -> None:
     """Serve the HTTP producer (POST /v1/jobs, GET /v1/jobs/{id}, /v1/dlq, /healthz,
     /openapi.json). Bearer tokens come from RTQ_API_TOKENS (comma-separated), never argv."""
+    # Imported here: aiohttp takes a noticeable share of every other command's start-up.
+    from aiohttp import web
+
     from producers.http_api import create_app
 
     tokens = tuple(t.strip() for t in os.environ.get("RTQ_API_TOKENS", "").split(",")

@@ -1,3 +1,4 @@
+-- (with_priority comes from lanes.lua, which worker/scripts.py puts in front of this script.)
 -- Re-publish parked jobs whose time has come. Atomic, so however many workers run the mover,
 -- each due job is published exactly once.
 -- A scheduled job (rtq retweet --at, --undo-after) becomes its pair's latest intent only now,
@@ -43,13 +44,8 @@ for _, job_id in ipairs(due) do
         redis.call('HSET', job, 'lane', '1')
       end
     else
-      -- kombu restores an unacked message to the list its priority names: say the overflow
-      -- lane. (Parked messages are built by worker/messages.py: compact JSON, one
-      -- "priority":0.)
-      local at = string.find(message, '"priority":0,', 1, true)
-      if at then
-        message = string.sub(message, 1, at + 10) .. ARGV[8] .. string.sub(message, at + 12)
-      end
+      -- kombu restores an unacked message to the list its priority names: say the overflow lane.
+      message = with_priority(message, ARGV[8])
       redis.call('LPUSH', KEYS[5], message)
       -- Out of the fast lane's order (see enqueue.lua).
       redis.call('HSET', job, 'delivered', '1')

@@ -1,3 +1,4 @@
+-- (with_priority comes from lanes.lua, which worker/scripts.py puts in front of this script.)
 -- Let waiting jobs out as their rate windows allow: for each (account, endpoint) group whose
 -- time has come, publish as many of its waiting jobs as its budget has calls left (oldest
 -- intents first), and schedule the group again while jobs remain. Atomic, so however many
@@ -30,11 +31,7 @@ for _, group in ipairs(groups) do
       redis.call('HDEL', KEYS[2], job_id)
       if message then
         -- kombu restores an unacked message to the list its priority names: say this one.
-        -- (Parked messages are built by worker/messages.py: compact JSON, one "priority":0.)
-        local at = string.find(message, '"priority":0,', 1, true)
-        if at then
-          message = string.sub(message, 1, at + 10) .. ARGV[7] .. string.sub(message, at + 12)
-        end
+        message = with_priority(message, ARGV[7])
         -- FIFO within the lane: oldest intents first.
         redis.call('LPUSH', KEYS[3], message)
         local job = ARGV[3] .. 'job:' .. job_id

@@ -1,3 +1,4 @@
+-- (with_priority comes from lanes.lua, which worker/scripts.py puts in front of this script.)
 -- An account has new credentials: mark it active and publish the jobs held while it needed
 -- re-authorization, in the order they were held.
 -- They go to the queue's released lane (worker/lanes.py): an account's whole backlog can come
@@ -13,11 +14,7 @@ while true do
   redis.call('HDEL', KEYS[3], job_id)
   if message then
     -- kombu restores an unacked message to the list its priority names: say this one.
-    -- (Parked messages are built by worker/messages.py: compact JSON, one "priority":0.)
-    local at = string.find(message, '"priority":0,', 1, true)
-    if at then
-      message = string.sub(message, 1, at + 10) .. ARGV[3] .. string.sub(message, at + 12)
-    end
+    message = with_priority(message, ARGV[3])
     redis.call('LPUSH', KEYS[4], message)
     local job = ARGV[1] .. job_id
     if redis.call('HGET', job, 'state') == 'deferred' then
