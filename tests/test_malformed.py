@@ -9,9 +9,13 @@ import uuid
 from typing import Any
 
 import pytest
+import redis
+from kombu import Connection
+from kombu.common import ignore_errors
 
 from tests.support import Rtq, wait_for
 from worker.messages import build_message
+from worker.transport import Transport
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -158,3 +162,19 @@ def test_a_reused_job_id_does_not_touch_the_other_jobs_record(rtq: Rtq) -> None:
     assert entry.reason == "malformed_message" and "different job" in entry.detail
     status = rtq.status(job_id)
     assert (status.state, status.tweet_id) == ("succeeded", "20")
+
+
+def test_a_channel_closed_after_its_connection_reports_a_connection_error(rtq: Rtq) -> None:
+    """Redis goes away mid-delivery and Celery closes a channel of an already closed connection
+    (kombu has dropped the transport's client): restoring its unacked message must fail as a
+    connection error, which Celery handles by reconnecting, not with AttributeError, which
+    stops the worker ("Unrecoverable error")."""
+    connection = Connection(rtq.settings.redis_url, transport=Transport)
+    channel = connection.default_channel
+    channel.qos._delivered["tag-1"] = object()  # a message handed to Celery, not yet acked
+    channel._disconnect_pools()  # as Channel.close does before restoring
+    connection.transport.client = None  # as Connection._do_close_transport does
+    with pytest.raises(redis.exceptions.ConnectionError, match="connection is closed"):
+        channel.qos.restore_unacked()
+    # What Celery does with the channel on a lost connection (ignore_errors): no exception.
+    ignore_errors(connection, channel.close)

@@ -119,6 +119,18 @@ class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
         self._pending = (tag, call)
         return True
 
+    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
+        if self.connection.client is None:
+            # kombu closes a connection's transport (client = None) before every channel of it
+            # is done: when Redis goes away, Celery can close such a channel late, and its
+            # restore of unacked messages would fail here with AttributeError, which Celery
+            # takes for an unrecoverable error (the worker exits). Without a connection there
+            # is no Redis: say so, Celery reconnects, and the unacked messages come back with
+            # the visibility timeout.
+            raise redis.exceptions.ConnectionError("the channel's connection is closed")
+        params: dict[str, Any] = super()._connparams(asynchronous=asynchronous)
+        return params
+
     def _brpop_read(self, **options: Any) -> bool:
         try:
             try:
