@@ -13,7 +13,6 @@ import redis
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
-
 # Scripts that put messages in the queue's lanes share lanes.lua (Redis scripts cannot call
 # one another, so the shared functions travel in front of each script that uses them).
 _WITH_LANES = frozenset({"enqueue", "move_due", "release", "release_held"})
