@@ -1,24 +1,66 @@
-"""The `rtq` command line. Every command calls the same functions the Python API does."""
+"""The `rtq` command line. Every command calls the same functions the Python API does.
+
+Subcommands load lazily (click's LazyGroup pattern): `rtq enqueue FILE` imports the module of
+`enqueue` and what it needs, not Celery, kombu or aiohttp, which the other commands pull in and
+which took most of the command's start-up. `rtq --help` still lists every command with its short
+help: Click needs the command objects for that, so it imports them all.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 import click
 from cryptography.fernet import Fernet
 
-from worker import broker
-from worker.cli.accounts import accounts_group
-from worker.cli.api import api_command
 from worker.cli.common import handle_errors
-from worker.cli.dlq import dlq_group
-from worker.cli.jobs import enqueue, retweet, status, undo
-from worker.cli.ops import flower, metrics, stats
 from worker.settings import Settings
 
+# name -> "module:attribute" of the command; imported only when the command is looked up.
+LAZY_COMMANDS: dict[str, str] = {
+    "accounts": "worker.cli.accounts:accounts_group",
+    "api": "worker.cli.api:api_command",
+    "dlq": "worker.cli.dlq:dlq_group",
+    "enqueue": "worker.cli.jobs:enqueue",
+    "fake-x": "worker.fake_x.cli:fake_x_command",
+    "flower": "worker.cli.ops:flower",
+    "metrics": "worker.cli.ops:metrics",
+    "retweet": "worker.cli.jobs:retweet",
+    "stats": "worker.cli.ops:stats",
+    "status": "worker.cli.jobs:status",
+    "undo": "worker.cli.jobs:undo",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose subcommands (`lazy_subcommands`: name -> "module:attribute") are imported
+    on first lookup, as in click's documentation ("Lazily Loading Subcommands")."""
+
+    def __init__(self, *args: object, lazy_subcommands: dict[str, str] | None = None,
+                 **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lazy_subcommands = dict(lazy_subcommands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_subcommands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_subcommands and cmd_name not in self.commands:
+            self.add_command(self._load(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def _load(self, cmd_name: str) -> click.Command:
+        module_name, attribute = self.lazy_subcommands[cmd_name].split(":", 1)
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{module_name}:{attribute} is not a click command")
+        return command
+
+
+@click.group(cls=LazyGroup, lazy_subcommands=LAZY_COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="retweet-queue", prog_name="rtq")
 def cli() -> None:
     """rtq: retweet and undo retweets on X for many accounts, through Celery on Redis."""
@@ -41,6 +83,9 @@ def worker_command(celery_args: tuple[str, ...]) -> None:
     """Start a worker: `celery -A worker worker -Q rtq -O fair --prefetch-multiplier 1 -E`
     (the queue is RTQ_QUEUE)
     plus any extra Celery worker options given here."""
+    # Imported here: worker.broker imports kombu, which no other command needs.
+    from worker import broker
+
     settings = Settings.from_env()
     settings.require_secret_keys()
     broker.broker_url(settings)  # a URL workers cannot use (unix://) fails here, in one line
@@ -57,25 +102,6 @@ def demo() -> None:
     from worker.demo import run_demo
 
     sys.exit(run_demo())
-
-
-def _register_optional() -> None:
-    from worker.fake_x.cli import fake_x_command
-
-    cli.add_command(fake_x_command, "fake-x")
-
-
-cli.add_command(api_command)
-cli.add_command(accounts_group)
-cli.add_command(dlq_group)
-cli.add_command(retweet)
-cli.add_command(undo)
-cli.add_command(enqueue)
-cli.add_command(status)
-cli.add_command(stats)
-cli.add_command(metrics)
-cli.add_command(flower)
-_register_optional()
 
 
 def main() -> None:
