@@ -118,7 +118,7 @@ class Producer:
             at = None if job.at is None else clock.iso(job.at)
             args += (job.account_id, job.tweet_id, job_id, job.action,
                      build_message(job.action, job_id, job.account_id, job.tweet_id,
-                                   tags[index]),
+                                   tags[index], queue=settings.queue),
                      default_ttl if job.at is None else self._ttl_for(job),
                      entries[index] if entries else "",
                      "" if job.at is None else clock.ms(job.at),

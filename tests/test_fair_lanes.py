@@ -273,3 +273,25 @@ def test_an_accounts_jobs_coming_due_at_once_take_its_share_too(rtq: Rtq) -> Non
         assert {s.state for s in rtq.jobs.get_many(ids) if s} == {"queued"}
     finally:
         rtq.redis.delete(*lanes.all_lanes(queue))
+
+
+def test_a_message_for_a_custom_queue_is_restored_to_that_queue(rtq: Rtq) -> None:
+    """RTQ_QUEUE set: kombu restores an unacked message to the queue its routing key names, so
+    rtq's messages must name the configured queue, not `rtq` (which no worker would read)."""
+    account = rtq.add_account()
+    queue = "rtq-custom-restore"
+    try:
+        _held(rtq, queue).enqueue("retweet", account.account_id, "1")
+        taken = json.loads(rtq.redis.rpop(queue))
+        assert taken["properties"]["delivery_info"]["routing_key"] == queue
+        with Connection(rtq.settings.redis_url, transport=Transport) as connection:
+            channel = connection.default_channel
+            with channel.conn_or_acquire() as client, client.pipeline() as pipe:
+                # What QoS.restore_by_tag does with an unacked entry: its routing key.
+                channel._do_restore_message(
+                    taken, "", taken["properties"]["delivery_info"]["routing_key"], pipe)
+                pipe.execute()
+        assert rtq.redis.llen(queue) == 1
+        assert rtq.redis.llen("rtq") == 0
+    finally:
+        rtq.redis.delete(*lanes.all_lanes(queue))

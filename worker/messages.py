@@ -92,8 +92,9 @@ def _template(queue: str) -> str:
 
 
 def build_message(action: str, job_id: str, account_id: str, tweet_id: str,
-                  delivery_tag: str | None = None) -> str:
-    """The JSON string kombu's Redis transport expects on the `rtq` list."""
+                  delivery_tag: str | None = None, *, queue: str = QUEUE) -> str:
+    """The JSON string kombu's Redis transport expects on the list of `queue` (RTQ_QUEUE):
+    kombu restores an unacked message to the queue its routing key names."""
     if _plain(account_id) and _plain(tweet_id):  # validated ids: nothing to escape
         body = (f'"[[],{{\\"account_id\\":\\"{account_id}\\",\\"tweet_id\\":'
                 f'\\"{tweet_id}\\"}},{{}}]"')
@@ -102,7 +103,7 @@ def build_message(action: str, job_id: str, account_id: str, tweet_id: str,
         kwargs = {"account_id": account_id, "tweet_id": tweet_id}
         body = encode_basestring_ascii(json.dumps([[], kwargs, {}], separators=(",", ":")))
         kwargsrepr = encode_basestring_ascii(repr(kwargs))
-    return _template(QUEUE) % {
+    return _template(queue) % {
         "body": body,
         "task": '"' + TASK_NAMES[action] + '"',
         "id": encode_basestring_ascii(job_id),

@@ -199,7 +199,7 @@ class JobService:
                 self._settings.claim_lease_ms, self._settings.job_ttl,
                 self._settings.max_deliveries, self._worker, token, clock.ms(now),
                 self._settings.rate_limit, self._settings.rate_window,
-                build_message(job.action, job.job_id, job.account_id, job.tweet_id),
+                self._message(job),
                 f"{job.account_id}:{job.action}", keys.app_day_budget("").removesuffix(":day"),
             ],
         )
@@ -354,7 +354,7 @@ class JobService:
         ("none" if X never answered), or None if it made no call."""
         now = clock.now()
         keys = self._keys
-        message = build_message(job.action, job.job_id, job.account_id, job.tweet_id) if due else ""
+        message = self._message(job) if due else ""
         # One round trip: what X said of the budgets, the account's health, and the outcome
         # (settle.lua counts it and the call's status).
         pipe = self._redis.pipeline(transaction=False)
@@ -365,7 +365,7 @@ class JobService:
         if hold:
             pipe.rpush(keys.held(job.account_id), job.job_id)
             pipe.hset(keys.parked_messages, job.job_id,
-                      build_message(job.action, job.job_id, job.account_id, job.tweet_id))
+                      self._message(job))
         self._scripts.queue(
             pipe, self._scripts.settle,
             keys=[
@@ -420,6 +420,11 @@ class JobService:
                      detail=detail, dead_letter=entry, rate=rate, call_status=call_status)
         report_dead_letter(entry)
 
+    def _message(self, job: Job) -> str:
+        """The job's message, for a script that may put it back in the queue later."""
+        return build_message(job.action, job.job_id, job.account_id, job.tweet_id,
+                             queue=self._settings.queue)
+
     def _park_busy(self, job: Job) -> None:
         """Another delivery holds the pair: come back shortly, without touching its claim."""
         due = clock.now() + BUSY_WAIT * self._rng.uniform(0.5, 1.0)
@@ -427,7 +432,7 @@ class JobService:
         pipe = self._redis.pipeline(transaction=True)
         pipe.zadd(keys.parked, {job.job_id: clock.ms(due)})
         pipe.hset(keys.parked_messages, job.job_id,
-                  build_message(job.action, job.job_id, job.account_id, job.tweet_id))
+                  self._message(job))
         pipe.hset(keys.job(job.job_id), mapping={
             "state": "deferred", "due_at": clock.iso(due), "updated_at": clock.now_iso(),
         })
