@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -29,6 +30,9 @@ class JobRequest:
     account_id: str
     tweet_id: str
     at: float | None = None
+    # Jobs made from one request (a retweet and its undo-after) share a token, so that enqueued
+    # together they do not cancel each other; any other later intent for the pair does.
+    pair: str = ""
 
     @classmethod
     def create(cls, action: object, account_id: object, tweet_id: object,
@@ -75,7 +79,8 @@ class JobRequest:
         undo_at = start + delay.total_seconds()
         if undo_at - time.time() > MAX_SCHEDULE_AHEAD.total_seconds():
             raise InvalidJob("undo_after", f"at most {MAX_SCHEDULE_AHEAD.days} days ahead")
-        return [self, replace(self, action="undo", at=undo_at)]
+        token = uuid.uuid4().hex
+        return [replace(self, pair=token), replace(self, action="undo", at=undo_at, pair=token)]
 
     def as_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"action": self.action, "account_id": self.account_id,

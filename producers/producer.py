@@ -105,12 +105,11 @@ class Producer:
         # nobody may be listening).
         events = SentEvents(settings.queue, moment)
         events_head, events_tail = events.multi(tags[-1])
-        # Shared by the batch, passed once. Jobs enqueued in one call (a retweet and its
-        # undo-after) do not cancel each other: the batch token.
+        # Shared by the batch, passed once.
         now_ms = clock.ms(moment)  # the record keeps ms, other fields ISO: the same instant
         args: list[str | int] = [
             clock.iso_ms(now_ms), now_ms, f"{keys.prefix}:", settings.rate_limit,
-            settings.rate_window, "" if require_account else "1", new_job_ids(1)[0], self._topic,
+            settings.rate_window, "" if require_account else "1", self._topic,
             events_head, events_tail, lanes.FAST_LANE_SHARE, lanes.LANE_COUNT_TTL, lanes.OVERFLOW,
         ]
         default_ttl = settings.job_ttl
@@ -122,7 +121,9 @@ class Producer:
                      default_ttl if job.at is None else self._ttl_for(job),
                      entries[index] if entries else "",
                      "" if job.at is None else clock.ms(job.at),
-                     events.body(SentJob(job_id, job.action, job.account_id, job.tweet_id, at)))
+                     events.body(SentJob(job_id, job.action, job.account_id, job.tweet_id, at)),
+                     # A retweet and its undo-after share one: they do not cancel each other.
+                     job.pair)
         packed = self._scripts.enqueue.pack(
             [keys.accounts, keys.seq, self._queue, keys.parked, keys.parked_messages,
              keys.dlq_index, keys.dlq_entries, keys.groups, self._overflow], args)

@@ -167,3 +167,23 @@ def test_a_queued_jobs_status_shows_every_field_though_the_record_is_lean(
         "tweet_id": "77", "state": "queued", "attempts": 0, "reason": None}
     assert shown["updated_at"] == shown["created_at"] == clock.iso_ms(int(record["created_at_ms"]))
     rtq.redis.delete("rtq-inspect")
+
+
+def test_a_boost_split_across_two_batches_keeps_both_of_its_jobs(
+    rtq: Rtq, inspect_queue: Producer
+) -> None:
+    """A retweet and its undo-after that fall in two script calls (the 1,000th and 1,001st
+    jobs) do not cancel each other; a later intent for a pair in the same call still cancels
+    that pair's scheduled jobs (latest intent wins)."""
+    account = rtq.add_account().account_id
+    at = time.time() + 3600
+    fillers = [JobRequest.create("retweet", account, str(i)) for i in range(999)]
+    split = JobRequest.create("retweet", account, "5000", at).with_undo_after("1h")
+    cancelled = JobRequest.create("retweet", account, "6000", at).with_undo_after("1h")
+    later = JobRequest.create("undo", account, "6000")
+    try:
+        ids = inspect_queue.enqueue_many([*fillers, *split, *cancelled, later])
+        states = [s.state for s in rtq.jobs.get_many(ids[999:]) if s]
+        assert states == ["deferred", "deferred", "superseded", "superseded", "queued"]
+    finally:
+        rtq.redis.delete(*all_lanes("rtq-inspect"))

@@ -22,7 +22,8 @@ redelivered.
 The count can drift (a purged queue, a flushed record, a delivery note Redis did not get, its
 own expiry while jobs still wait), and that only ever costs fairness, never a job: a job in any
 lane is taken as soon as the lanes before it are empty. It expires LANE_COUNT_TTL seconds after
-the account last entered the fast lane, and a decrement to zero or below deletes it.
+it was created (adding to it keeps that expiry, so drift heals even while the account stays
+busy), and a decrement to zero or below deletes it.
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ OVERFLOW = 6
 # taken; small, because an idle account's job waits behind (busy accounts x 4) jobs.
 FAST_LANE_SHARE = 4
 
-# A drifted count heals within this many seconds of the account's last fast-lane job. The fast
-# lane holds a few jobs per account and drains within seconds, so a count that outlives a
-# minute is drift; one that expires too early only lets the account have a few more jobs in
-# the fast lane for a while.
+# A count lives this many seconds from its creation, so drift heals within a minute even for an
+# account that never stops sending. The fast lane holds a few jobs per account and drains within
+# seconds, so a count that outlives a minute is drift; one that expires while its jobs still
+# wait only lets the account have a few more jobs in the fast lane for a while.
 LANE_COUNT_TTL = 60
 
 

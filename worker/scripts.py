@@ -133,13 +133,22 @@ class ScriptSession:
         self.pending = packed
 
     def receive(self) -> Any:
-        packed, self.pending = self.pending, None
+        packed = self.pending
         assert packed is not None, "nothing sent"
         try:
-            return self._connection.read_response()
-        except NoScriptError:
-            # A restarted or flushed Redis: load the script and run this call again (nothing
-            # else was sent on this connection since, so the order of calls is kept).
-            self._client.script_load(self._source)
-            self._connection.send_packed_command([packed])
-            return self._connection.read_response()
+            try:
+                reply = self._connection.read_response()
+            except NoScriptError:
+                # A restarted or flushed Redis: load the script and run this call again
+                # (nothing else was sent on this connection since, so the order is kept).
+                self._client.script_load(self._source)
+                self._connection.send_packed_command([packed])
+                reply = self._connection.read_response()
+        except redis.ResponseError:
+            self.pending = None  # an error reply is a whole reply: nothing more is coming
+            raise
+        # Any other error (a timeout, a lost connection, Ctrl-C) leaves `pending` set: the reply
+        # may still arrive, so session() drops the connection rather than pool it (a Sentinel
+        # connection does not disconnect itself on a read error).
+        self.pending = None
+        return reply

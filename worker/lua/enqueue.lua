@@ -15,15 +15,16 @@
 -- ARGV (shared): 1 now (ISO), 2 now (ms), 3 key prefix with its colon ("rtq:"), 4 default
 --       limit, 5 default window (s), 6 '1' to enqueue even for an account rtq has no
 --       credentials for (a forced replay: the job waits to be dead-lettered again, or for the
---       account to be added first), 7 batch token: scheduled jobs enqueued together (a retweet
---       and its undo-after) do not cancel each other ('' for none), 8 pub/sub channel of
---       Celery's grouped task events (`task.multi`), 9 and 10 the kombu message around the
---       events' JSON list ('' for no events), 11 fast-lane share per account, 12 fast-lane
---       count ttl (s), 13 the overflow lane's kombu priority
+--       account to be added first), 7 pub/sub channel of Celery's grouped task events
+--       (`task.multi`), 8 and 9 the kombu message around the events' JSON list ('' for no
+--       events), 10 fast-lane share per account, 11 fast-lane count ttl (s), 12 the overflow
+--       lane's kombu priority
 -- then one group of GROUP values per job: account_id, tweet_id, job_id, action, message,
 --       job ttl (s), dead-letter entry to remove on replay ('' for none), due time (ms) of a
 --       scheduled job ('' for now), its task-sent event (JSON): the accepted jobs' events are
---       published together at the end, as Celery publishes buffered events
+--       published together at the end, as Celery publishes buffered events, and its pair token:
+--       jobs enqueued together as one request (a retweet and its undo-after) share one, so
+--       they do not cancel each other ('' for a job on its own)
 -- Returns one result per job, in order: its intent sequence number, or the error's name
 -- ('unknown_account', 'no_such_entry').
 -- The script runs atomically, so what no job of the batch changes is read once per batch
@@ -32,18 +33,17 @@
 -- Per-job keys are built here from the prefix (worker/keys.py names the same keys).
 -- A scheduled job waits in the parking lot and in its pair's scheduled set; it becomes the
 -- latest intent only when due (move_due.lua). Any intent enqueued for the pair meanwhile,
--- scheduled or not (but not of the same batch), cancels it: the latest intent wins.
-local GROUP = 9
+-- scheduled or not (but not of the same pair token), cancels it: the latest intent wins.
+local GROUP = 10
 local accounts, seq_key, queue, parked, parked_msg = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local dlq_index, dlq_entries, groups, overflow = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local now_iso, now_ms, now = ARGV[1], ARGV[2], tonumber(ARGV[2])
 local prefix = ARGV[3]
 local default_limit, default_window = ARGV[4], ARGV[5]
 local any_account = ARGV[6] == '1'
-local batch = ARGV[7]
-local events, events_head, events_tail = ARGV[8], ARGV[9], ARGV[10]
-local fast_share, lane_ttl, overflow_priority = tonumber(ARGV[11]), ARGV[12], ARGV[13]
-local FIRST_JOB = 14       -- the first job's group starts here
+local events, events_head, events_tail = ARGV[7], ARGV[8], ARGV[9]
+local fast_share, lane_ttl, overflow_priority = tonumber(ARGV[10]), ARGV[11], ARGV[12]
+local FIRST_JOB = 13       -- the first job's group starts here
 local sent = {}            -- task-sent events of the accepted jobs
 local job_prefix = prefix .. 'job:'
 local seq = tonumber(redis.call('GET', seq_key) or '0')
@@ -52,7 +52,7 @@ local known_accounts = {}  -- account -> true when it has credentials
 local budgets = {}         -- budget key -> {remaining, reset}
 local waiting_counts = {}  -- waiting key -> its size, kept up to date by this script
 local lane_counts = {}     -- an account's fast-lane count key -> its value
-local lane_entered = {}    -- the counts that grew: written (and their expiry renewed) at the end
+local lane_entered = {}    -- the counts that grew -> by how much, added at the end
 -- Scheduled jobs wait in the parking lot: while it is empty, no pair has one to cancel (a
 -- scheduled set may still name jobs that left it, which cancelling would only forget).
 local parked_any = redis.call('EXISTS', parked) == 1
@@ -137,7 +137,7 @@ local function route(account, action, job_id, job, seq, message)
     if count < fast_share then
       push(queue, message)
       lane_counts[count_key] = count + 1
-      lane_entered[count_key] = true
+      lane_entered[count_key] = (lane_entered[count_key] or 0) + 1
       -- deliver.lua takes the mark off (once) and gives the place back.
       redis.call('HSET', job, 'lane', '1')
     else
@@ -155,6 +155,7 @@ local function enqueue_one(base)
     ARGV[base + 3]
   local message, ttl, entry, due = ARGV[base + 4], ARGV[base + 5], ARGV[base + 6],
     ARGV[base + 7]
+  local batch = ARGV[base + 9]
   -- Checks first: a refused job writes nothing.
   if not any_account and not has_account(account) then
     return 'unknown_account'
@@ -226,8 +227,11 @@ for base = FIRST_JOB, #ARGV, GROUP do
   end
 end
 flush()
-for count_key in pairs(lane_entered) do
-  redis.call('SET', count_key, lane_counts[count_key], 'EX', lane_ttl)
+for count_key, added in pairs(lane_entered) do
+  -- INCRBY keeps the count's expiry: it runs from the count's creation, not from the
+  -- account's last job, so a drifted count heals even while the account stays busy.
+  redis.call('INCRBY', count_key, added)
+  if redis.call('TTL', count_key) < 0 then redis.call('EXPIRE', count_key, lane_ttl) end
 end
 if #sent > 0 and events_head ~= '' then
   -- The body is the list's JSON text as a JSON string (cjson escapes it).

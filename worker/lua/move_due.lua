@@ -40,7 +40,8 @@ for _, job_id in ipairs(due) do
       redis.call('LPUSH', KEYS[3], message)
       if count then
         redis.call('INCR', count)
-        redis.call('EXPIRE', count, ARGV[7])
+        -- The expiry runs from the count's creation (see enqueue.lua).
+        if redis.call('TTL', count) < 0 then redis.call('EXPIRE', count, ARGV[7]) end
         redis.call('HSET', job, 'lane', '1')
       end
     else
