@@ -176,7 +176,7 @@ def test_a_boost_split_across_two_batches_keeps_both_of_its_jobs(
     jobs) do not cancel each other; a later intent for a pair in the same call still cancels
     that pair's scheduled jobs (latest intent wins)."""
     account = rtq.add_account().account_id
-    at = time.time() + 3600
+    at = clock.iso(clock.now() + 3600)
     fillers = [JobRequest.create("retweet", account, str(i)) for i in range(999)]
     split = JobRequest.create("retweet", account, "5000", at).with_undo_after("1h")
     cancelled = JobRequest.create("retweet", account, "6000", at).with_undo_after("1h")
