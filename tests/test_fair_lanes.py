@@ -40,6 +40,12 @@ def _held(rtq: Rtq, queue: str) -> Producer:
     return Producer(rtq.redis, Settings.from_env({**rtq.env, "RTQ_QUEUE": queue}))
 
 
+def _enqueue_retweets(rtq: Rtq, queue: str, account: Account, count: int) -> list[str]:
+    """`count` retweets of one account on `queue`, which no worker consumes."""
+    return _held(rtq, queue).enqueue_many(
+        [JobRequest.create("retweet", account.account_id, str(t)) for t in range(count)])
+
+
 def _priority(raw: str) -> int:
     return int(json.loads(raw)["properties"]["priority"])
 
@@ -183,9 +189,7 @@ def test_stats_count_every_lane(rtq: Rtq) -> None:
     account = rtq.add_account()
     queue = "rtq-counted"
     try:
-        _held(rtq, queue).enqueue_many(
-            [JobRequest.create("retweet", account.account_id, str(t))
-             for t in range(lanes.FAST_LANE_SHARE + 2)])
+        _enqueue_retweets(rtq, queue, account, lanes.FAST_LANE_SHARE + 2)
         rtq.redis.lpush(lanes.lane(queue, lanes.RELEASED),
                         build_message("retweet", "j-released", account.account_id, "99"))
         result = rtq.cli("stats", "--json", env={**rtq.env, "RTQ_QUEUE": queue})
@@ -201,9 +205,7 @@ def test_kombu_restores_an_unacked_message_to_the_lane_it_came_from(rtq: Rtq) ->
     account = rtq.add_account()
     queue = "rtq-restored"
     try:
-        _held(rtq, queue).enqueue_many(
-            [JobRequest.create("retweet", account.account_id, str(t))
-             for t in range(lanes.FAST_LANE_SHARE + 1)])
+        _enqueue_retweets(rtq, queue, account, lanes.FAST_LANE_SHARE + 1)
         taken = rtq.redis.rpop(lanes.lane(queue, lanes.OVERFLOW))
         released = build_message("retweet", "j-released", account.account_id, "99").replace(
             '"priority":0', f'"priority":{lanes.RELEASED}')
