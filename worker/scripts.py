@@ -13,9 +13,13 @@ import redis
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
-# Scripts that put messages in the queue's lanes share lanes.lua (Redis scripts cannot call
-# one another, so the shared functions travel in front of each script that uses them).
-_WITH_LANES = frozenset({"enqueue", "move_due", "release", "release_held"})
+# Shared functions travel in front of each script that uses them (Redis scripts cannot call one
+# another): lanes.lua for the scripts that put messages in the queue's lanes, observe.lua (what
+# X's answer says of the rate budgets) for settle.lua.
+_PRELUDES: dict[str, tuple[str, ...]] = {
+    "enqueue": ("lanes",), "move_due": ("lanes",), "release": ("lanes",),
+    "release_held": ("lanes",), "settle": ("observe",),
+}
 
 
 def _read(name: str) -> str:
@@ -24,32 +28,34 @@ def _read(name: str) -> str:
 
 @cache
 def _source(name: str) -> str:
-    return (_read("lanes") if name in _WITH_LANES else "") + _read(name)
+    return "".join(_read(prelude) for prelude in _PRELUDES.get(name, ())) + _read(name)
 
 
 class Scripts:
     """Registered scripts (EVALSHA with a transparent reload after a Redis restart).
 
-    Called directly (`scripts.begin(keys=..., args=...)`), a script is one EVALSHA: redis-py
-    loads it and retries only when Redis answers NOSCRIPT. On a pipeline, use `queue` and
-    `execute` rather than `script(..., client=pipe)`: redis-py would send SCRIPT EXISTS before
-    every such pipeline, one more round trip per job on the worker's hot path.
+    Called directly (`scripts.begin(keys=..., args=...)`), a script is one EVALSHA, loaded and
+    run again only when Redis answers NOSCRIPT. The two a worker runs for every job (begin,
+    settle) are `PackedScript`s: packed straight into the Redis protocol, which costs a job
+    less CPU than redis-py's generic command path. On a pipeline, use `queue` and `execute`
+    rather than `script(..., client=pipe)`: redis-py would send SCRIPT EXISTS before every such
+    pipeline, one more round trip per job on the worker's hot path.
     """
 
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
-        self.enqueue = BatchScript(client, "enqueue")
-        self.begin: Script = client.register_script(_source("begin"))
-        self.settle: Script = client.register_script(_source("settle"))
+        self.enqueue = PackedScript(client, "enqueue")
+        self.begin = PackedScript(client, "begin")
+        self.settle = PackedScript(client, "settle")
         self.move_due: Script = client.register_script(_source("move_due"))
         self.deliver: Script = client.register_script(_source("deliver"))
-        self.observe: Script = client.register_script(_source("observe"))
         self.release: Script = client.register_script(_source("release"))
         self.release_held: Script = client.register_script(_source("release_held"))
         self.trim_dlq: Script = client.register_script(_source("trim_dlq"))
 
     @staticmethod
-    def queue(pipe: Any, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> None:
+    def queue(pipe: Any, script: Script | PackedScript, keys: Sequence[Any],
+              args: Sequence[Any]) -> None:
         """Queue `script` on a pipeline as a bare EVALSHA (run it with `execute`)."""
         pipe.evalsha(script.sha, len(keys), *keys, *args)
 
@@ -64,8 +70,8 @@ class Scripts:
                    if isinstance(result, redis.exceptions.NoScriptError)]
         if missing:
             for script in vars(self).values():
-                if isinstance(script, Script):
-                    script.sha = self._client.script_load(script.script)
+                if isinstance(script, Script | PackedScript):
+                    self._client.script_load(script.script)
             for index in missing:
                 args, options = commands[index]
                 pipe.pipeline_execute_command(*args, **options)
@@ -78,22 +84,23 @@ class Scripts:
         return results
 
 
-class BatchScript:
-    """One script called with many argument groups per call (enqueue.lua), packed straight
-    into the Redis protocol: redis-py's per-argument encoding costs more than the script
-    itself once a call carries thousands of arguments. EVALSHA, loading the script on
-    NOSCRIPT (no SCRIPT EXISTS round trip).
+class PackedScript:
+    """A script called as an EVALSHA packed straight into the Redis protocol, loading the
+    script on NOSCRIPT (no SCRIPT EXISTS round trip). For enqueue.lua, called with many
+    argument groups per call, redis-py's per-argument encoding costs more than the script
+    itself; for begin.lua and settle.lua, run once each per job, its generic command path
+    costs a worker more CPU than the packing.
 
     `session()` keeps one connection so that a caller can build its next call while Redis runs
     the one sent (send, build, receive): Python and Redis then work at the same time."""
 
     def __init__(self, client: redis.Redis, name: str) -> None:
         self._client = client
-        self._source = _source(name)
-        self._sha = hashlib.sha1(self._source.encode(), usedforsecurity=False).hexdigest()
+        self.script = _source(name)
+        self.sha = hashlib.sha1(self.script.encode(), usedforsecurity=False).hexdigest()
 
     def pack(self, keys: Sequence[str], args: Iterable[str | int]) -> bytes:
-        parts = [b"EVALSHA", self._sha.encode(), str(len(keys)).encode(),
+        parts = [b"EVALSHA", self.sha.encode(), str(len(keys)).encode(),
                  *(k.encode() for k in keys),
                  *(a.encode() if isinstance(a, str) else str(a).encode() for a in args)]
         return b"".join((b"*%d\r\n" % len(parts),
@@ -108,7 +115,7 @@ class BatchScript:
     def session(self) -> Iterator[ScriptSession]:
         pool = self._client.connection_pool
         connection = pool.get_connection()
-        session = ScriptSession(self._client, connection, self._source)
+        session = ScriptSession(self._client, connection, self.script)
         try:
             yield session
         finally:
@@ -119,7 +126,7 @@ class BatchScript:
 
 
 class ScriptSession:
-    """At most one call in flight on one connection (see BatchScript)."""
+    """At most one call in flight on one connection (see PackedScript)."""
 
     def __init__(self, client: redis.Redis, connection: Any, source: str) -> None:
         self._client = client

@@ -17,9 +17,9 @@ import json
 import logging
 import random
 import re
+import secrets
 import socket
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -174,7 +174,7 @@ class JobService:
 
     def _run(self, job: Job) -> tuple[Outcome, int, str | None]:
         keys = self._keys
-        token = uuid.uuid4().hex
+        token = secrets.token_hex(16)
         now = clock.now()
         verdict = self._scripts.begin(
             keys=[
@@ -350,62 +350,49 @@ class JobService:
         rate: RateInfo | None = None, rate_limited: bool = False,
         call_status: str | None = None, hold: bool = False,
     ) -> None:
-        """Record the outcome. `call_status` is the HTTP status of the call this delivery made
+        """Record the outcome, and what X's answer said of the rate budgets, in one script
+        call (settle.lua). `call_status` is the HTTP status of the call this delivery made
         ("none" if X never answered), or None if it made no call."""
         now = clock.now()
         keys = self._keys
-        message = self._message(job) if due else ""
-        # One round trip: what X said of the budgets, the account's health, and the outcome
-        # (settle.lua counts it and the call's status).
-        pipe = self._redis.pipeline(transaction=False)
-        if rate is not None or rate_limited:
-            self._observe(pipe, job, rate, rate_limited, now)
-        if http_status == 401:
-            pipe.hset(keys.account_meta(job.account_id), "state", "needs_reauth")
-        if hold:
-            pipe.rpush(keys.held(job.account_id), job.job_id)
-            pipe.hset(keys.parked_messages, job.job_id,
-                      self._message(job))
-        self._scripts.queue(
-            pipe, self._scripts.settle,
-            keys=[
-                keys.job(job.job_id), keys.claim(job.account_id, job.tweet_id),
-                keys.known(job.account_id, job.tweet_id), keys.parked, keys.parked_messages,
-                keys.dlq_index, keys.dlq_entries, keys.outcomes, keys.call_statuses,
-            ],
-            args=[
-                job.job_id, outcome.value, clock.iso(now), reason, progress.attempts,
-                progress.charged, json.dumps(progress.history, separators=(",", ":")),
-                "" if known is None else ("1" if known else "0"), self._settings.known_state_ttl,
-                clock.ms(due) if due else "", clock.iso(due) if due else "", message,
-                dead_letter.id if dead_letter else "",
-                dead_letter.to_json() if dead_letter else "", clock.ms(now),
-                self._settings.job_ttl, "" if http_status is None else http_status, detail,
-                progress.token, "" if call_status is None else call_status,
-            ],
-        )
-        if dead_letter is not None:
-            self._dead_letters.trim(pipe)
-        results = self._scripts.execute(pipe)
-        if dead_letter is not None:
-            aged, capped = (int(n) for n in results[-1])
-            log_trim(aged, capped, self._settings.dlq_max, self._settings.dlq_ttl)
-
-    def _observe(self, pipe: Any, job: Job, rate: RateInfo | None, rate_limited: bool,
-                 now: float) -> None:
+        observed = rate is not None or rate_limited
         info = rate or RateInfo(None, None, None)
         app = self._app_of.get(job.account_id, self._default_app)
-        self._scripts.queue(
-            pipe, self._scripts.observe,
-            keys=[self._keys.budget(job.account_id, job.action),
-                  self._keys.day_budget(job.account_id), self._keys.app_day_budget(app),
-                  self._keys.groups],
-            args=[*_triple(info.limit, info.remaining, info.reset_at),
-                  *_triple(*(info.user_day or (None, None, None))),
-                  *_triple(*(info.app_day or (None, None, None))),
-                  "1" if rate_limited else "", self._settings.rate_window, clock.ms(now),
-                  f"{job.account_id}:{job.action}"],
-        )
+        settle_keys = [
+            keys.job(job.job_id), keys.claim(job.account_id, job.tweet_id),
+            keys.known(job.account_id, job.tweet_id), keys.parked, keys.parked_messages,
+            keys.dlq_index, keys.dlq_entries, keys.outcomes, keys.call_statuses,
+            keys.budget(job.account_id, job.action), keys.day_budget(job.account_id),
+            keys.app_day_budget(app), keys.groups, keys.account_meta(job.account_id),
+            keys.held(job.account_id),
+        ]
+        settle_args = [
+            job.job_id, outcome.value, clock.iso(now), reason, progress.attempts,
+            progress.charged, json.dumps(progress.history, separators=(",", ":")),
+            "" if known is None else ("1" if known else "0"), self._settings.known_state_ttl,
+            clock.ms(due) if due else "", clock.iso(due) if due else "",
+            self._message(job) if due or hold else "",
+            dead_letter.id if dead_letter else "",
+            dead_letter.to_json() if dead_letter else "", clock.ms(now),
+            self._settings.job_ttl, "" if http_status is None else http_status, detail,
+            progress.token, "" if call_status is None else call_status,
+            "1" if observed else "",
+            *_triple(info.limit, info.remaining, info.reset_at),
+            *_triple(*(info.user_day or (None, None, None))),
+            *_triple(*(info.app_day or (None, None, None))),
+            "1" if rate_limited else "", self._settings.rate_window,
+            f"{job.account_id}:{job.action}",
+            "1" if http_status == 401 else "", "1" if hold else "",
+        ]
+        if dead_letter is None:
+            self._scripts.settle(settle_keys, settle_args)
+            return
+        # A dead letter also trims the dead-letter queue: one pipeline, one round trip.
+        pipe = self._redis.pipeline(transaction=False)
+        self._scripts.queue(pipe, self._scripts.settle, settle_keys, settle_args)
+        self._dead_letters.trim(pipe)
+        aged, capped = (int(n) for n in self._scripts.execute(pipe)[-1])
+        log_trim(aged, capped, self._settings.dlq_max, self._settings.dlq_ttl)
 
     def _settle_dead(
         self, job: Job, progress: _Progress, reason: str, http_status: int | None, detail: str,

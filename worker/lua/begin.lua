@@ -24,10 +24,13 @@
 -- KEYS[9] is the 24-hour budget of the default app (RTQ_CONSUMER_KEY); an account with its own
 -- app keys has that app's id in its meta hash, and its budget key is built from it.
 local job = KEYS[1]
-local state = redis.call('HGET', job, 'state')
+-- One read of the record: every redis.call costs Redis more than the field it returns.
+local record = redis.call('HMGET', job, 'state', 'action', 'account_id', 'tweet_id', 'seq',
+  'attempts', 'charged', 'history', 'deliveries', 'due_at')
+local state, seq = record[1], record[5]
 if not state then
   -- A message no producer of ours wrote (send_task by name): its intent counts from now.
-  local seq = redis.call('INCR', KEYS[5])
+  seq = redis.call('INCR', KEYS[5])
   redis.call('HSET', KEYS[2], 'seq', seq, 'job', ARGV[1], 'action', ARGV[2])
   redis.call('EXPIRE', KEYS[2], ARGV[7])
   redis.call('HSET', job, 'action', ARGV[2], 'account_id', ARGV[3], 'tweet_id', ARGV[4],
@@ -35,9 +38,7 @@ if not state then
     'created_at', ARGV[5], 'updated_at', ARGV[5])
   redis.call('EXPIRE', job, ARGV[7])
   state = 'queued'
-elseif redis.call('HGET', job, 'action') ~= ARGV[2]
-    or redis.call('HGET', job, 'account_id') ~= ARGV[3]
-    or redis.call('HGET', job, 'tweet_id') ~= ARGV[4] then
+elseif record[2] ~= ARGV[2] or record[3] ~= ARGV[3] or record[4] ~= ARGV[4] then
   return {'mismatch', state}
 end
 if state == 'succeeded' or state == 'skipped' or state == 'superseded' or state == 'dead' then
@@ -51,14 +52,14 @@ if latest and latest ~= ARGV[1] then
   redis.call('HINCRBY', KEYS[15], 'superseded', 1)
   return {'superseded', latest}
 end
-local holder = redis.call('GET', KEYS[3])
+local pair = redis.call('MGET', KEYS[3], KEYS[4])
+local holder, known = pair[1], pair[2]
 if holder then
   redis.call('HINCRBY', KEYS[15], 'deferred', 1)
   return {'busy', holder}
 end
 local desired = '0'
 if ARGV[2] == 'retweet' then desired = '1' end
-local known = redis.call('GET', KEYS[4])
 if known == desired then
   local reason = 'not retweeted already'
   if desired == '1' then reason = 'already retweeted' end
@@ -67,7 +68,8 @@ if known == desired then
   redis.call('HINCRBY', KEYS[15], 'skipped', 1)
   return {'skipped', known}
 end
-if redis.call('HGET', KEYS[6], 'state') == 'needs_reauth' then
+local meta = redis.call('HMGET', KEYS[6], 'state', 'rate_limit', 'rate_window', 'app')
+if meta[1] == 'needs_reauth' then
   redis.call('RPUSH', KEYS[13], ARGV[1])
   redis.call('HSET', KEYS[12], ARGV[1], ARGV[14])
   redis.call('HSET', job, 'state', 'deferred', 'updated_at', ARGV[5],
@@ -78,8 +80,8 @@ if redis.call('HGET', KEYS[6], 'state') == 'needs_reauth' then
 end
 -- Rate budgets: the (account, endpoint) window, and the 24-hour ones when X has announced them.
 local now = tonumber(ARGV[11])
-local configured = tonumber(redis.call('HGET', KEYS[6], 'rate_limit') or ARGV[12])
-local window = tonumber(redis.call('HGET', KEYS[6], 'rate_window') or ARGV[13])
+local configured = tonumber(meta[2] or ARGV[12])
+local window = tonumber(meta[3] or ARGV[13])
 local function available(key, default_limit, default_window_ms)
   local b = redis.call('HMGET', key, 'limit', 'remaining', 'reset')
   local limit = tonumber(b[1]) or default_limit
@@ -95,21 +97,19 @@ local remaining, limit, reset = available(KEYS[7], configured, window * 1000)
 local wait_until = nil
 if remaining <= 0 then wait_until = reset end
 local app_key = KEYS[9]
-local own_app = redis.call('HGET', KEYS[6], 'app')
+local own_app = meta[4]
 if own_app and own_app ~= 'default' then app_key = ARGV[16] .. own_app .. ':day' end
+-- A 24-hour budget exists only once X has announced it (no limit: nothing to hold to).
 local day = {}
 for i, key in ipairs({KEYS[8], app_key}) do
-  if redis.call('EXISTS', key) == 1 then
-    local left, day_limit, day_reset = available(key, nil, 86400000)
-    day[i] = {left, day_limit, day_reset}
-    if left ~= nil and left <= 0 and (wait_until == nil or day_reset > wait_until) then
-      wait_until = day_reset
-    end
+  local left, day_limit, day_reset = available(key, nil, 86400000)
+  day[i] = {left, day_limit, day_reset}
+  if left ~= nil and left <= 0 and (wait_until == nil or day_reset > wait_until) then
+    wait_until = day_reset
   end
 end
 if wait_until ~= nil then
-  local seq = tonumber(redis.call('HGET', job, 'seq') or '0')
-  redis.call('ZADD', KEYS[10], seq, ARGV[1])
+  redis.call('ZADD', KEYS[10], tonumber(seq or '0'), ARGV[1])
   redis.call('HSET', KEYS[12], ARGV[1], ARGV[14])
   redis.call('ZADD', KEYS[11], 'LT', wait_until, ARGV[15])
   -- Its turn comes after the jobs ahead of it: one window per `limit` of them.
@@ -122,10 +122,11 @@ if wait_until ~= nil then
 end
 -- Deliveries are counted only here, when a delivery is about to call X: a job waiting behind
 -- another for its pair, or for a rate window, is not a poison message.
-local deliveries = redis.call('HINCRBY', job, 'deliveries', 1)
+local deliveries = (tonumber(record[9]) or 0) + 1
+local attempts, charged, history = record[6] or '0', record[7] or '0', record[8] or '[]'
 if deliveries > tonumber(ARGV[8]) then
-  return {'poison', tostring(deliveries), redis.call('HGET', job, 'attempts') or '0',
-    redis.call('HGET', job, 'charged') or '0', redis.call('HGET', job, 'history') or '[]'}
+  redis.call('HSET', job, 'deliveries', deliveries)
+  return {'poison', tostring(deliveries), attempts, charged, history}
 end
 -- Spend one call from every budget that applies.
 local function spend(key, left, budget_limit, budget_reset, ttl_ms)
@@ -134,12 +135,12 @@ local function spend(key, left, budget_limit, budget_reset, ttl_ms)
 end
 spend(KEYS[7], remaining, limit, reset, window * 1000)
 for i, key in ipairs({KEYS[8], app_key}) do
-  if day[i] ~= nil and day[i][1] ~= nil then spend(key, day[i][1], day[i][2], day[i][3], 0) end
+  if day[i][1] ~= nil then spend(key, day[i][1], day[i][2], day[i][3], 0) end
 end
 redis.call('SET', KEYS[3], ARGV[10], 'PX', ARGV[6])
-redis.call('HSET', job, 'state', 'running', 'updated_at', ARGV[5], 'worker', ARGV[9])
-redis.call('HDEL', job, 'due_at')
+redis.call('HSET', job, 'state', 'running', 'updated_at', ARGV[5], 'worker', ARGV[9],
+  'deliveries', deliveries)
+if record[10] then redis.call('HDEL', job, 'due_at') end
 -- The account's credentials come with the claim (still encrypted: only the worker holds the
 -- key), so the call needs no round trip of its own to fetch them.
-return {'go', redis.call('HGET', job, 'attempts') or '0', redis.call('HGET', job, 'charged') or '0',
-  redis.call('HGET', job, 'history') or '[]', redis.call('HGET', KEYS[14], ARGV[3]) or ''}
+return {'go', attempts, charged, history, redis.call('HGET', KEYS[14], ARGV[3]) or ''}

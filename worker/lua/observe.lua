@@ -1,17 +1,13 @@
--- Learn rate budgets from X's answer headers. X is the authority; a later window replaces ours.
--- Within a window, what is left is X's limit minus the larger of what we have spent (calls of
--- ours may still be in flight, unseen by this answer) and what X has counted (others may have
--- spent some too): a limit higher than we assumed raises it, a lower one cuts it.
--- When jobs wait for this (account, endpoint), their release is re-timed to what X says.
--- KEYS: 1 budget (account, endpoint), 2 24-hour budget (account), 3 24-hour budget (app),
---       4 groups
--- ARGV: 1 limit, 2 remaining, 3 reset (ms)  for KEYS[1]   ('' when X sent no header)
---       4 limit, 5 remaining, 6 reset (ms)  for KEYS[2]
---       7 limit, 8 remaining, 9 reset (ms)  for KEYS[3]
---       10 '1' when the answer was a 429 (nothing is left until the reset)
---       11 window (s), 12 now (ms), 13 group name (account:endpoint)
+-- Learning rate budgets from X's answer headers: worker/scripts.py puts this file in front of
+-- settle.lua, so what X said and the job's outcome are written in one script call.
+-- X is the authority; a later window replaces ours. Within a window, what is left is X's limit
+-- minus the larger of what we have spent (calls of ours may still be in flight, unseen by this
+-- answer) and what X has counted (others may have spent some too): a limit higher than we
+-- assumed raises it, a lower one cuts it. When jobs wait for this (account, endpoint), their
+-- release is re-timed to what X says.
 local SAME_WINDOW_MS = 2000
-local function observe(key, limit, remaining, reset, exhausted)
+
+local function observe_budget(key, limit, remaining, reset, exhausted, window_s)
   if reset == '' then return end
   reset = tonumber(reset)
   local current = redis.call('HMGET', key, 'remaining', 'reset', 'limit')
@@ -20,32 +16,39 @@ local function observe(key, limit, remaining, reset, exhausted)
   local known_left, known_reset = tonumber(current[1]), tonumber(current[2])
   local known_limit = tonumber(current[3])
   local new_limit = tonumber(limit) or known_limit
-  if new_limit ~= nil then redis.call('HSET', key, 'limit', new_limit) end
-  if left ~= nil then
-    if known_reset ~= nil and reset <= known_reset + SAME_WINDOW_MS and known_left ~= nil
-        and known_limit ~= nil and new_limit ~= nil then
-      local ours = new_limit - (known_limit - known_left)
-      if ours < left then left = ours end
+  if left ~= nil and known_reset ~= nil and reset <= known_reset + SAME_WINDOW_MS
+      and known_left ~= nil and known_limit ~= nil and new_limit ~= nil then
+    local ours = new_limit - (known_limit - known_left)
+    if ours < left then left = ours end
+  end
+  -- One write of what changed (a field with no news keeps its value).
+  local fields = {'reset', reset}
+  if new_limit ~= nil then fields[#fields + 1] = 'limit'; fields[#fields + 1] = new_limit end
+  if left ~= nil then fields[#fields + 1] = 'remaining'; fields[#fields + 1] = left end
+  redis.call('HSET', key, unpack(fields))
+  redis.call('PEXPIREAT', key, reset + window_s * 1000)
+end
+
+-- keys: budget (account, endpoint), 24-hour budget (account), 24-hour budget (app), groups.
+-- h: the nine header values (limit, remaining, reset in ms; '' when X sent none) of those three
+-- budgets in that order. rate_limited: the answer was a 429 (nothing is left until the reset).
+local function observe_rates(keys, h, rate_limited, window_s, now_ms, group)
+  local reset = h[3]
+  if rate_limited and reset == '' then
+    -- A 429 without headers: nothing left for one window.
+    reset = tostring(now_ms + window_s * 1000)
+  end
+  observe_budget(keys[1], h[1], h[2], reset, rate_limited and (h[5] ~= '0' and h[8] ~= '0'),
+    window_s)
+  observe_budget(keys[2], h[4], h[5], h[6], false, window_s)
+  observe_budget(keys[3], h[7], h[8], h[9], false, window_s)
+  if redis.call('ZSCORE', keys[4], group) then
+    local budget = redis.call('HMGET', keys[1], 'remaining', 'reset')
+    local at = now_ms
+    if tonumber(budget[1] or '1') <= 0 and tonumber(budget[2] or '0') > at then
+      at = tonumber(budget[2])
     end
-    redis.call('HSET', key, 'remaining', left)
+    redis.call('ZADD', keys[4], 'XX', at, group)
   end
-  redis.call('HSET', key, 'reset', reset)
-  redis.call('PEXPIREAT', key, reset + tonumber(ARGV[11]) * 1000)
 end
-local exhausted = ARGV[10] == '1'
-if exhausted and ARGV[3] == '' then
-  -- A 429 without headers: nothing left for one window.
-  ARGV[3] = tostring(tonumber(ARGV[12]) + tonumber(ARGV[11]) * 1000)
-end
-observe(KEYS[1], ARGV[1], ARGV[2], ARGV[3], exhausted and (ARGV[5] ~= '0' and ARGV[8] ~= '0'))
-observe(KEYS[2], ARGV[4], ARGV[5], ARGV[6], false)
-observe(KEYS[3], ARGV[7], ARGV[8], ARGV[9], false)
-if redis.call('ZSCORE', KEYS[4], ARGV[13]) then
-  local budget = redis.call('HMGET', KEYS[1], 'remaining', 'reset')
-  local at = tonumber(ARGV[12])
-  if tonumber(budget[1] or '1') <= 0 and tonumber(budget[2] or '0') > at then
-    at = tonumber(budget[2])
-  end
-  redis.call('ZADD', KEYS[4], 'XX', at, ARGV[13])
-end
-return 1
+
