@@ -3,10 +3,14 @@ nothing is done twice."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import signal
+import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +19,11 @@ from producers import EnqueueError
 from tests.support import Deployment, Rtq, pool_children, wait_for
 from worker.fake_x import EmulatorAdmin
 from worker.keys import Keys
+from worker.lanes import all_lanes
 from worker.messages import build_message
 from worker.parking import Mover
+from worker.redis_client import connect
+from worker.runtime import build_service
 
 
 def test_a_sigkilled_workers_job_is_finished_by_another_within_60_seconds(
@@ -230,3 +237,94 @@ def test_jobs_settle_after_redis_forgets_its_scripts(rtq: Rtq) -> None:
     assert [entry.job_id for entry in rtq.dead_letters.list()] == [dead.job_id]
     assert not rtq.redis.exists(Keys(rtq.settings.key_prefix).claim(account.account_id, "72"))
     assert [c["tweet_id"] for c in rtq.x_calls(account.account_id)] == ["71", "72"]
+
+
+class DroppingProxy:
+    """A TCP proxy to Redis that cuts the connection carrying the `drop`-th EVALSHA it sees:
+    before Redis gets it, or (`deliver`) once it has passed it on, so that Redis runs it and
+    its reply is lost (a network fault at a chosen point, on real sockets)."""
+
+    def __init__(self, redis_port: int, drop: int, *, deliver: bool) -> None:
+        self._redis_port = redis_port
+        self._drop = drop
+        self._deliver = deliver
+        self._seen = 0
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.dropped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self._redis_port))
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True
+                             ).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True
+                             ).start()
+
+    def _pipe(self, source: socket.socket, target: socket.socket, inspect: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if inspect and b"EVALSHA" in data:
+                    with self._lock:
+                        self._seen += 1
+                        cut = self._seen == self._drop
+                    if cut:
+                        if self._deliver:
+                            target.sendall(data)
+                        self.dropped.set()
+                        break
+                target.sendall(data)
+        except OSError:
+            pass  # the other direction closed it
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.fixture
+def proxy_to_redis(request: pytest.FixtureRequest, redis_client: object
+                   ) -> Iterator[DroppingProxy]:
+    drop, deliver = request.param
+    port = redis_client.connection_pool.connection_kwargs["port"]  # type: ignore[attr-defined]
+    proxy = DroppingProxy(port, drop, deliver=deliver)
+    yield proxy
+    proxy.close()
+
+
+@pytest.mark.parametrize("proxy_to_redis", [(1, False), (1, True), (2, False), (2, True)],
+                         ids=["begin-lost", "begin-reply-lost", "settle-lost",
+                              "settle-reply-lost"], indirect=True)
+def test_a_connection_lost_mid_script_is_retried_and_the_job_done_once(
+    rtq: Rtq, proxy_to_redis: DroppingProxy
+) -> None:
+    """The connection carrying begin.lua (or settle.lua) breaks before Redis gets it, or after
+    Redis ran it but before its reply arrives: the worker retries the call, and the job succeeds
+    with one call to X and one delivery counted (without the retry the job would go back to the
+    queue with its claim still held; a re-run begin.lua that did not know its own claim would
+    find it busy)."""
+    account = rtq.add_account()
+    job_id = rtq.producer.enqueue("retweet", account.account_id, "81")
+    rtq.redis.delete(*all_lanes(rtq.settings.queue_key))  # delivered here, by hand
+    settings = dataclasses.replace(rtq.settings,
+                                   redis_url=f"redis://127.0.0.1:{proxy_to_redis.port}/0")
+    service = build_service(settings, connect(settings.redis_url))
+    outcome = service.handle("retweet", job_id, (), {"account_id": account.account_id,
+                                                     "tweet_id": "81"})
+    assert proxy_to_redis.dropped.is_set()
+    assert outcome.value == "succeeded"
+    status = rtq.status(job_id)
+    assert (status.state, status.attempts) == ("succeeded", 1)
+    assert [c["tweet_id"] for c in rtq.x_calls(account.account_id)] == ["81"]
+    budget = rtq.redis.hgetall(Keys(rtq.settings.key_prefix).budget(account.account_id,
+                                                                       "retweet"))
+    assert int(budget["limit"]) - int(budget["remaining"]) == 1  # one call spent, not two

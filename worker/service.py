@@ -126,8 +126,10 @@ def echo(value: Any) -> str | None:
     """A received value as far as it is safe to keep: short strings and ints only."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    # Control characters would let a message forge log lines: replace them.
-    text = "".join(c if c.isprintable() else "?" for c in str(value))
+    text = str(value)
+    if not text.isprintable():
+        # Control characters would let a message forge log lines: replace them.
+        text = "".join(c if c.isprintable() else "?" for c in text)
     return text if len(text) <= _MAX_ECHO else text[:_MAX_ECHO] + "..."
 
 

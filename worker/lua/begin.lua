@@ -54,6 +54,12 @@ if latest and latest ~= ARGV[1] then
 end
 local pair = redis.call('MGET', KEYS[3], KEYS[4])
 local holder, known = pair[1], pair[2]
+local attempts, charged, history = record[6] or '0', record[7] or '0', record[8] or '[]'
+if holder and holder == ARGV[10] then
+  -- This delivery's own claim: the worker retried a call whose reply it lost. Go on as the
+  -- first run said (nothing is spent twice).
+  return {'go', attempts, charged, history, redis.call('HGET', KEYS[14], ARGV[3]) or ''}
+end
 if holder then
   redis.call('HINCRBY', KEYS[15], 'deferred', 1)
   return {'busy', holder}
@@ -123,7 +129,6 @@ end
 -- Deliveries are counted only here, when a delivery is about to call X: a job waiting behind
 -- another for its pair, or for a rate window, is not a poison message.
 local deliveries = (tonumber(record[9]) or 0) + 1
-local attempts, charged, history = record[6] or '0', record[7] or '0', record[8] or '[]'
 if deliveries > tonumber(ARGV[8]) then
   redis.call('HSET', job, 'deliveries', deliveries)
   return {'poison', tostring(deliveries), attempts, charged, history}
