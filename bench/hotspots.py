@@ -39,7 +39,7 @@ CHILD_MARKERS = (
     ("worker/x_client.py:XClient.set_retweeted", "HTTP call to X (requests, urllib3)"),
     ("requests_oauthlib/oauth1_auth.py:", "OAuth1 signing (oauthlib)"),
     ("worker/x_client.py:read_answer", "reading X's answer"),
-    ("worker/service.py:JobService._settle", "rtq settle round trip (observe + settle.lua)"),
+    ("worker/service.py:JobService._settle", "rtq settle round trip (settle.lua)"),
     ("redis/client.py:Pipeline.load_scripts", "redis-py SCRIPT EXISTS before each pipeline"),
     ("worker/service.py:JobService._log", "rtq per-job log line"),
 )

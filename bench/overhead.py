@@ -131,4 +131,5 @@ def run(ctx: Context) -> None:
     rtq_total = sum(sum(v.values()) for v in per_kind["rtq"].values())
     plain_total = sum(sum(v.values()) for v in per_kind["plain"].values())
     ctx.figure("commands", "Redis commands per job, rtq / plain Celery", rtq_total / plain_total,
-               "x", note="commands run inside Lua scripts count too (begin.lua runs ~15 for a job that calls X)")
+               "x", note="commands run inside Lua scripts count too "
+               "(begin.lua runs ~15 for a job that calls X)")
