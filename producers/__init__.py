@@ -4,7 +4,8 @@
     job_id = enqueue_retweet("7588892", "https://x.com/jack/status/20")
 
 Reads RTQ_REDIS_URL once (see `worker.settings`). Bad input raises `InvalidJob` (a ValueError
-naming the field); an unreachable Redis raises `EnqueueError` within a bounded time.
+naming the field); an unreachable Redis raises `EnqueueError` within a bounded time. When a
+bulk enqueue fails part-way, the error's `enqueued` holds the ids of the jobs already in.
 """
 
 from __future__ import annotations

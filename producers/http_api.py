@@ -137,8 +137,10 @@ async def post_jobs(request: web.Request) -> web.Response:
     try:
         ids = await asyncio.to_thread(producer.enqueue_many, requests)
     except InvalidJob as exc:
+        # The batch's other jobs went in: name them, or a client retrying it doubles them.
         return problem(422, "Invalid Job", str(exc),
-                       errors=[{"field": _field(exc), "reason": exc.reason}])
+                       errors=[{"field": _field(exc), "reason": exc.reason}],
+                       enqueued=list(exc.enqueued))
     jobs = [{"job_id": job_id, "action": job.action, "account_id": job.account_id,
              "tweet_id": job.tweet_id, "due_at": clock.iso(job.at) if job.at else None}
             for job_id, job in zip(ids, requests, strict=True)]

@@ -23,6 +23,11 @@ _PROBLEM = {
                                "reason": {"type": "string"}},
             },
         },
+        "enqueued": {
+            "type": "array", "items": {"type": "string"},
+            "description": "Ids of the request's jobs that were enqueued before one was "
+                           "refused (do not send those again).",
+        },
     },
 }
 

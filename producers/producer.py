@@ -64,7 +64,8 @@ class Producer:
         input enqueues nothing. `replaces` (dead-letter entry ids, one per request) are removed
         in the same atomic step as each job is enqueued. A job Redis refuses all the same (its
         account removed meanwhile, its dead letter replayed already) raises once its batch has
-        run; later batches are not sent.
+        run; later batches are not sent. Either error carries `enqueued`: the ids of the jobs
+        Redis accepted before it, so that a caller can report them rather than send them again.
         """
         jobs = list(requests)
         if require_account:
@@ -79,15 +80,15 @@ class Producer:
                     entries = replaces[start:start + BATCH_SIZE] if replaces else None
                     batch_ids, packed = self._pack_batch(batch, entries, require_account)
                     if in_flight is not None:
-                        ids.extend(self._check_results(*in_flight, session.receive()))
+                        ids.extend(self._check_results(*in_flight, session.receive(), ids))
                     session.send(packed)
                     in_flight = (batch, batch_ids)
                 if in_flight is not None:
-                    ids.extend(self._check_results(*in_flight, session.receive()))
+                    ids.extend(self._check_results(*in_flight, session.receive(), ids))
         except redis.RedisError as exc:
             raise EnqueueError(
                 f"Redis at {redact_url(self._settings.redis_url)} did not accept the job: "
-                f"{type(exc).__name__}: {exc}"
+                f"{type(exc).__name__}: {exc}", enqueued=tuple(ids)
             ) from None
         return ids
 
@@ -130,20 +131,28 @@ class Producer:
         return ids, packed
 
     @staticmethod
-    def _check_results(batch: list[JobRequest], ids: list[str], results: object) -> list[str]:
-        """The batch's ids, or the first refused job's error (the others are enqueued)."""
+    def _check_results(batch: list[JobRequest], ids: list[str], results: object,
+                       before: list[str]) -> list[str]:
+        """The batch's ids, or the first refused job's error (the batch's other jobs are
+        enqueued: the error's `enqueued` names them after `before`, the earlier batches')."""
         if not isinstance(results, list) or len(results) != len(batch):
-            raise EnqueueError(f"Redis answered the enqueue script unexpectedly: {results!r:.200}")
-        for job, result in zip(batch, results, strict=True):
-            if isinstance(result, int):
-                continue
-            reason = result.decode() if isinstance(result, bytes) else str(result)
-            if reason == "unknown_account":
-                raise InvalidJob("account_id", f"unknown account {job.account_id}")
-            if reason == "no_such_entry":
-                raise InvalidJob("id", "the dead-letter entry is gone (replayed already?)")
-            raise EnqueueError(f"Redis refused the job: {reason}")
-        return ids
+            raise EnqueueError(f"Redis answered the enqueue script unexpectedly: {results!r:.200}",
+                               enqueued=tuple(before))
+        refused = [(job, result) for job, result in zip(batch, results, strict=True)
+                   if not isinstance(result, int)]
+        if not refused:
+            return ids
+        enqueued = (*before, *(job_id for job_id, result in zip(ids, results, strict=True)
+                               if isinstance(result, int)))
+        job, result = refused[0]
+        reason = result.decode() if isinstance(result, bytes) else str(result)
+        if reason == "unknown_account":
+            raise InvalidJob("account_id", f"unknown account {job.account_id}",
+                             enqueued=enqueued)
+        if reason == "no_such_entry":
+            raise InvalidJob("id", "the dead-letter entry is gone (replayed already?)",
+                             enqueued=enqueued)
+        raise EnqueueError(f"Redis refused the job: {reason}", enqueued=enqueued)
 
     def _ttl_for(self, job: JobRequest) -> int:
         """A scheduled job's records must outlive its wait."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from tests.support import Rtq
-from worker.lanes import queue_depth
+from worker.lanes import all_lanes, queue_depth
 
 
 def test_keygen_prints_a_fernet_key(rtq: Rtq) -> None:
@@ -169,3 +169,26 @@ def test_timeouts_that_could_outlive_the_task_limit_are_refused(rtq: Rtq) -> Non
     env = {**rtq.env, "RTQ_HTTP_READ_TIMEOUT": "30", "RTQ_HTTP_CONNECT_TIMEOUT": "3"}
     result = rtq.cli("status", "x", env=env)
     assert result.returncode == 1 and "RTQ_HTTP_READ_TIMEOUT" in result.stderr
+
+
+def test_enqueue_prints_the_jobs_that_went_in_when_redis_fails_part_way(
+    rtq: Rtq, tmp_path: Path
+) -> None:
+    """Redis fails the second batch: the ids of the first are printed (so that a retry can
+    leave them out), and the error says how many went in."""
+    account = rtq.add_account()
+    lines = [json.dumps({"action": "retweet", "account_id": account.account_id,
+                         "tweet_id": str(i)}) for i in range(1500)]
+    path = tmp_path / "jobs.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    rtq.redis.set(f"rtq:intent:{account.account_id}:1200", "not a hash")
+    # On a queue no worker reads: the jobs that went in stay put.
+    result = rtq.cli("enqueue", str(path), env={**rtq.env, "RTQ_QUEUE": "rtq-cli-partial"})
+    assert result.returncode == 1
+    ids = result.stdout.split()
+    assert [rtq.redis.hget(f"rtq:job:{job_id}", "tweet_id") for job_id in ids] == [
+        str(i) for i in range(1000)]
+    assert "WRONGTYPE" in result.stderr
+    assert "1000 of 1500 job(s) enqueued before it" in result.stderr
+    assert queue_depth(rtq.redis, "rtq-cli-partial") == 1000
+    rtq.redis.delete(*all_lanes("rtq-cli-partial"))

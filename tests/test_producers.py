@@ -110,7 +110,7 @@ def test_a_job_redis_refuses_is_reported_and_writes_nothing(
     monkeypatch.setattr(inspect_queue, "_check_accounts", lambda jobs: None)
     requests = [JobRequest.create("retweet", account.account_id, str(i)) for i in range(1500)]
     requests[3] = JobRequest.create("retweet", "424242", "3")
-    with pytest.raises(InvalidJob, match=r"^account_id: unknown account 424242"):
+    with pytest.raises(InvalidJob, match=r"^account_id: unknown account 424242") as refused:
         inspect_queue.enqueue_many(requests)
     messages = [json.loads(m) for name in all_lanes("rtq-inspect")
                 for m in rtq.redis.lrange(name, 0, -1)]
@@ -118,6 +118,24 @@ def test_a_job_redis_refuses_is_reported_and_writes_nothing(
     assert not rtq.redis.exists("rtq:intent:424242:3")
     records = {rtq.redis.hget(f"rtq:job:{m['headers']['id']}", "tweet_id") for m in messages}
     assert records == {str(i) for i in range(1000)} - {"3"}
+    # The error names the jobs that went in, in input order.
+    assert [rtq.redis.hget(f"rtq:job:{job_id}", "tweet_id") for job_id in
+            refused.value.enqueued] == [str(i) for i in range(1000) if i != 3]
+    rtq.redis.delete(*all_lanes("rtq-inspect"))
+
+
+def test_a_later_batch_redis_fails_reports_the_jobs_enqueued_before_it(
+    rtq: Rtq, inspect_queue: Producer
+) -> None:
+    """Redis fails the second batch's script (here a key of the wrong type): EnqueueError
+    carries the first batch's ids, in order, so that they are not sent again."""
+    account = rtq.add_account()
+    requests = [JobRequest.create("retweet", account.account_id, str(i)) for i in range(1500)]
+    rtq.redis.set(f"rtq:intent:{account.account_id}:1200", "not a hash")
+    with pytest.raises(EnqueueError, match="WRONGTYPE") as failed:
+        inspect_queue.enqueue_many(requests)
+    assert [rtq.redis.hget(f"rtq:job:{job_id}", "tweet_id") for job_id in
+            failed.value.enqueued] == [str(i) for i in range(1000)]
     rtq.redis.delete(*all_lanes("rtq-inspect"))
 
 

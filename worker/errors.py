@@ -116,4 +116,10 @@ class UnknownAccount(RtqError):
 
 
 class EnqueueError(RtqError):
-    """Redis did not accept the job; nothing was enqueued."""
+    """Redis did not accept the job. For a bulk enqueue, `enqueued` holds the ids of the jobs
+    Redis had accepted before (in input order; a batch whose reply was lost is not among them,
+    though Redis may have recorded it); for a single job it is empty: nothing was enqueued."""
+
+    def __init__(self, message: str, *, enqueued: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.enqueued = enqueued

@@ -10,6 +10,7 @@ import click
 from producers.errors import InvalidJob
 from producers.job_request import JobRequest
 from worker.cli.common import Context, emit_json, fail, handle_errors, pass_context, progress
+from worker.errors import EnqueueError
 
 
 @click.command("retweet")
@@ -91,10 +92,19 @@ def enqueue(ctx: Context, source: BinaryIO, skip_invalid: bool) -> None:
              "the valid ones)")
     requests = [job for _, job in valid]
     chunk = 5000
+    done = 0
     with progress(len(requests), "enqueueing", len(requests) > chunk) as advance:
         for start in range(0, len(requests), chunk):
-            ids = ctx.producer.enqueue_many(requests[start:start + chunk])
+            try:
+                ids = ctx.producer.enqueue_many(requests[start:start + chunk])
+            except (EnqueueError, InvalidJob) as exc:
+                # Print what went in, so that it is not enqueued twice when the rest is retried.
+                if exc.enqueued:
+                    click.echo("\n".join(exc.enqueued))
+                fail(f"{exc}; {done + len(exc.enqueued)} of {len(requests)} job(s) enqueued "
+                     "before it (their ids are on standard output)")
             click.echo("\n".join(ids))
+            done += len(ids)
             advance(len(ids))
     if errors:
         fail(f"{len(errors)} invalid line(s) skipped; {len(requests)} enqueued")
