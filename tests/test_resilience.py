@@ -244,10 +244,14 @@ class DroppingProxy:
     before Redis gets it, or (`deliver`) once it has passed it on, so that Redis runs it and
     its reply is lost (a network fault at a chosen point, on real sockets)."""
 
-    def __init__(self, redis_port: int, drop: int, *, deliver: bool) -> None:
+    def __init__(self, redis_port: int, drop: int, *, deliver: bool, away: int = 0,
+                 after_reply: bool = False) -> None:
         self._redis_port = redis_port
         self._drop = drop
-        self._deliver = deliver
+        self._deliver = deliver or after_reply
+        self._away = away  # connections refused after the cut, as by a Redis not yet back
+        self._after_reply = after_reply  # cut once the EVALSHA's reply has gone back
+        self._reply_then_cut = False
         self._seen = 0
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -261,6 +265,12 @@ class DroppingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            with self._lock:
+                refuse = self.dropped.is_set() and self._away > 0
+                self._away -= refuse
+            if refuse:
+                client.close()
+                continue
             upstream = socket.create_connection(("127.0.0.1", self._redis_port))
             threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True
                              ).start()
@@ -274,12 +284,18 @@ class DroppingProxy:
                     with self._lock:
                         self._seen += 1
                         cut = self._seen == self._drop
-                    if cut:
+                    if cut and self._after_reply:
+                        self._reply_then_cut = True
+                    elif cut:
                         if self._deliver:
                             target.sendall(data)
                         self.dropped.set()
                         break
                 target.sendall(data)
+                if not inspect and self._reply_then_cut:
+                    self._reply_then_cut = False
+                    self.dropped.set()
+                    break
         except OSError:
             pass  # the other direction closed it
         for sock in (source, target):
@@ -294,21 +310,26 @@ class DroppingProxy:
 @pytest.fixture
 def proxy_to_redis(request: pytest.FixtureRequest, redis_client: object
                    ) -> Iterator[DroppingProxy]:
-    drop, deliver = request.param
+    drop, deliver, away, after_reply = request.param
     port = redis_client.connection_pool.connection_kwargs["port"]  # type: ignore[attr-defined]
-    proxy = DroppingProxy(port, drop, deliver=deliver)
+    proxy = DroppingProxy(port, drop, deliver=deliver, away=away, after_reply=after_reply)
     yield proxy
     proxy.close()
 
 
-@pytest.mark.parametrize("proxy_to_redis", [(1, False), (1, True), (2, False), (2, True)],
-                         ids=["begin-lost", "begin-reply-lost", "settle-lost",
-                              "settle-reply-lost"], indirect=True)
+@pytest.mark.parametrize(
+    "proxy_to_redis",
+    [(1, False, 0, False), (1, True, 0, False), (2, False, 0, False), (2, True, 0, False),
+     (2, False, 3, False), (1, True, 3, True)],
+    ids=["begin-lost", "begin-reply-lost", "settle-lost", "settle-reply-lost",
+         "settle-lost-redis-away", "redis-away-when-settle-starts"], indirect=True)
 def test_a_connection_lost_mid_script_is_retried_and_the_job_done_once(
     rtq: Rtq, proxy_to_redis: DroppingProxy
 ) -> None:
     """The connection carrying begin.lua (or settle.lua) breaks before Redis gets it, or after
-    Redis ran it but before its reply arrives: the worker retries the call, and the job succeeds
+    Redis ran it but before its reply arrives, or breaks and the next connections are refused
+    for a while (also between begin and settle, so that settle starts with Redis away): the
+    worker retries the call, and the job succeeds
     with one call to X and one delivery counted (without the retry the job would go back to the
     queue with its claim still held; a re-run begin.lua that did not know its own claim would
     find it busy)."""

@@ -124,27 +124,16 @@ class PackedScript:
         claim token, and settle.lua writes the same outcome again (its counters count twice,
         the only trace)."""
         packed = self.pack(keys, args)
-        pool = self._client.connection_pool
-        connection = pool.get_connection()
-        session = ScriptSession(self._client, connection, self.script)
 
         def attempt() -> Any:
-            session.send(packed)
-            return session.receive()
+            # A connection from the pool each time: Redis may be away when the call starts.
+            with self.session() as session:
+                session.send(packed)
+                return session.receive()
 
-        def drop(_error: Exception) -> None:
-            # The next attempt reconnects; a reply still on its way must not be read as its.
-            session.pending = None
-            connection.disconnect()
-
-        try:
-            if self._retry:
-                return _SCRIPT_RETRY.call_with_retry(attempt, drop)
-            return attempt()
-        finally:
-            if session.pending is not None:
-                connection.disconnect()  # see session()
-            pool.release(connection)
+        if self._retry:
+            return _SCRIPT_RETRY.call_with_retry(attempt, lambda _error: None)
+        return attempt()
 
     @contextmanager
     def session(self) -> Iterator[ScriptSession]:
