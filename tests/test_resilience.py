@@ -228,7 +228,7 @@ def test_jobs_settle_after_redis_forgets_its_scripts(rtq: Rtq) -> None:
     rtq.redis.script_flush()
     (done,) = rtq.wait_terminal(rtq.producer.enqueue("retweet", account.account_id, "71"))
     assert done.state == "succeeded" and done.attempts == 1
-    # and when a job is dead-lettered (settle + the dead-letter trim, same pipeline)
+    # and when a job is dead-lettered (settle, then the dead-letter trim)
     rtq.admin.script([{"user_id": account.account_id, "responses": [{"status": 400}]}])
     rtq.redis.script_flush()
     (dead,) = rtq.wait_terminal(rtq.producer.enqueue("retweet", account.account_id, "72"))

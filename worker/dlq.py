@@ -157,17 +157,11 @@ class DeadLetters:
         pipe.execute()
         self.trim()
 
-    def trim(self, client: Any = None) -> tuple[int, int]:
-        """Apply RTQ_DLQ_TTL and RTQ_DLQ_MAX; log what was dropped. With a pipeline as
-        `client`, the trim is queued on it as a bare EVALSHA and (0, 0) returned: run that
-        pipeline with `Scripts.execute` (it reloads the script if Redis lost it)."""
+    def trim(self) -> tuple[int, int]:
+        """Apply RTQ_DLQ_TTL and RTQ_DLQ_MAX; log what was dropped."""
         oldest_kept = clock.ms(clock.now() - self._ttl)
-        scripts = Scripts(self._redis)
         keys, args = [self._keys.dlq_index, self._keys.dlq_entries], [self._max, oldest_kept]
-        if client is not None:
-            scripts.queue(client, scripts.trim_dlq, keys, args)
-            return 0, 0
-        result = scripts.trim_dlq(keys=keys, args=args)
+        result = Scripts(self._redis).trim_dlq(keys=keys, args=args)
         aged, capped = (int(n) for n in result)
         log_trim(aged, capped, self._max, self._ttl)
         return aged, capped

@@ -45,9 +45,8 @@ class Scripts:
     Called directly (`scripts.begin(keys=..., args=...)`), a script is one EVALSHA, loaded and
     run again only when Redis answers NOSCRIPT. The two a worker runs for every job (begin,
     settle) are `PackedScript`s: packed straight into the Redis protocol, which costs a job
-    less CPU than redis-py's generic command path. On a pipeline, use `queue` and `execute`
-    rather than `script(..., client=pipe)`: redis-py would send SCRIPT EXISTS before every such
-    pipeline, one more round trip per job on the worker's hot path.
+    less CPU than redis-py's generic command path. (Not on a pipeline: redis-py would send
+    SCRIPT EXISTS before every such pipeline, one more round trip.)
     """
 
     def __init__(self, client: redis.Redis) -> None:
@@ -62,36 +61,6 @@ class Scripts:
         self.release: Script = client.register_script(_source("release"))
         self.release_held: Script = client.register_script(_source("release_held"))
         self.trim_dlq: Script = client.register_script(_source("trim_dlq"))
-
-    @staticmethod
-    def queue(pipe: Any, script: Script | PackedScript, keys: Sequence[Any],
-              args: Sequence[Any]) -> None:
-        """Queue `script` on a pipeline as a bare EVALSHA (run it with `execute`)."""
-        pipe.evalsha(script.sha, len(keys), *keys, *args)
-
-    def execute(self, pipe: Any) -> list[Any]:
-        """`pipe.execute()` for a pipeline (transaction=False) holding queued scripts. If
-        Redis lost the scripts (a restart, a failover, SCRIPT FLUSH), they are loaded and the
-        commands that met NOSCRIPT run again, once, in their order; any other error raises as
-        `pipe.execute()` would."""
-        commands = list(pipe.command_stack)
-        results: list[Any] = pipe.execute(raise_on_error=False)
-        missing = [index for index, result in enumerate(results)
-                   if isinstance(result, redis.exceptions.NoScriptError)]
-        if missing:
-            for script in vars(self).values():
-                if isinstance(script, Script | PackedScript):
-                    self._client.script_load(script.script)
-            for index in missing:
-                args, options = commands[index]
-                pipe.pipeline_execute_command(*args, **options)
-            retried = pipe.execute(raise_on_error=False)
-            for index, result in zip(missing, retried, strict=True):
-                results[index] = result
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        return results
 
 
 class PackedScript:

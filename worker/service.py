@@ -29,7 +29,7 @@ import redis
 
 from worker import clock
 from worker.accounts import AccountStore, CredentialsUnreadable, app_id
-from worker.dlq import DeadLetter, DeadLetters, log_trim, new_entry_id
+from worker.dlq import DeadLetter, DeadLetters, new_entry_id
 from worker.errors import (
     MalformedMessage,
     PermanentXError,
@@ -386,15 +386,10 @@ class JobService:
             f"{job.account_id}:{job.action}",
             "1" if http_status == 401 else "", "1" if hold else "",
         ]
-        if dead_letter is None:
-            self._scripts.settle(settle_keys, settle_args)
-            return
-        # A dead letter also trims the dead-letter queue: one pipeline, one round trip.
-        pipe = self._redis.pipeline(transaction=False)
-        self._scripts.queue(pipe, self._scripts.settle, settle_keys, settle_args)
-        self._dead_letters.trim(pipe)
-        aged, capped = (int(n) for n in self._scripts.execute(pipe)[-1])
-        log_trim(aged, capped, self._settings.dlq_max, self._settings.dlq_ttl)
+        self._scripts.settle(settle_keys, settle_args)
+        if dead_letter is not None:
+            # Housekeeping after the outcome is safe (a round trip only dead letters pay).
+            self._dead_letters.trim()
 
     def _settle_dead(
         self, job: Job, progress: _Progress, reason: str, http_status: int | None, detail: str,

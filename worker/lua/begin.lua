@@ -55,10 +55,15 @@ end
 local pair = redis.call('MGET', KEYS[3], KEYS[4])
 local holder, known = pair[1], pair[2]
 local attempts, charged, history = record[6] or '0', record[7] or '0', record[8] or '[]'
+-- The account's credentials come with the claim (still encrypted: only the worker holds the
+-- key), so the call needs no round trip of its own to fetch them.
+local function go()
+  return {'go', attempts, charged, history, redis.call('HGET', KEYS[14], ARGV[3]) or ''}
+end
 if holder and holder == ARGV[10] then
   -- This delivery's own claim: the worker retried a call whose reply it lost. Go on as the
   -- first run said (nothing is spent twice).
-  return {'go', attempts, charged, history, redis.call('HGET', KEYS[14], ARGV[3]) or ''}
+  return go()
 end
 if holder then
   redis.call('HINCRBY', KEYS[15], 'deferred', 1)
@@ -146,6 +151,4 @@ redis.call('SET', KEYS[3], ARGV[10], 'PX', ARGV[6])
 redis.call('HSET', job, 'state', 'running', 'updated_at', ARGV[5], 'worker', ARGV[9],
   'deliveries', deliveries)
 if record[10] then redis.call('HDEL', job, 'due_at') end
--- The account's credentials come with the claim (still encrypted: only the worker holds the
--- key), so the call needs no round trip of its own to fetch them.
-return {'go', attempts, charged, history, redis.call('HGET', KEYS[14], ARGV[3]) or ''}
+return go()
