@@ -71,7 +71,7 @@ def short(frame: str) -> str:
     if match is None:
         return frame.strip()
     path = match["file"]
-    for marker in ("site-packages/", "lib/python3.11/", "/work/main/"):
+    for marker in ("site-packages/", "lib/python3.11/", f"{ROOT}/"):  # the clone, wherever it is
         if marker in path:
             path = path.split(marker, 1)[1]
     parts = path.split("/")

@@ -15,7 +15,9 @@ import yaml
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = ROOT.parent / "shared" / "schemas" / "compose-spec.json"
+# Vendored with its licence and origin (tests/schemas/README.md): the suite reads nothing
+# outside the clone.
+SCHEMA = Path(__file__).resolve().parent / "schemas" / "compose-spec.json"
 
 
 def compose() -> dict[str, object]:
@@ -31,11 +33,25 @@ def services() -> dict[str, dict[str, object]]:
 
 def test_compose_file_matches_the_compose_specification() -> None:
     """docker-compose.yml validates against the Compose Specification's JSON Schema."""
-    # CI runs with shared/ beside the clone.
-    assert SCHEMA.exists(), f"compose schema not found at {SCHEMA}"
     # The schema is draft-07; name the validator so no metaschema lookup is needed.
-    jsonschema.Draft7Validator(json.loads(SCHEMA.read_text())).validate(compose())
+    compose_validator().validate(compose())
     assert set(services()) == {"redis", "worker", "flower", "fake-x"}
+
+
+def compose_validator() -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(json.loads(SCHEMA.read_text()))
+
+
+def test_the_compose_schema_refuses_a_broken_compose_file() -> None:
+    """The vendored schema is the real one: a misspelt service key and a wrong type both fail."""
+    broken = compose()
+    worker = dict(services()["worker"])
+    worker["restrat"] = "always"
+    broken["services"] = {**services(), "worker": worker}
+    errors = list(compose_validator().iter_errors(broken))
+    assert any("restrat" in error.message for error in errors), errors
+    wrong_type = {**compose(), "services": {"redis": {"image": "redis", "ports": "6379"}}}
+    assert not compose_validator().is_valid(wrong_type)
 
 
 def test_compose_redis_persists_refuses_eviction_and_keeps_its_data() -> None:

@@ -1,6 +1,6 @@
 """`worker.x_client.read_answer`: how each of X's answers maps onto a result or an error.
 
-Bodies are the ones recorded in /work/shared/x-api.md.
+Bodies are the ones recorded in docs/x-api.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """X's answer bodies: RFC 7807 problems (`application/problem+json`) and the success bodies.
 
-Shapes and wording follow /work/shared/x-api.md: X's `type` URIs still use the api.twitter.com
+Shapes and wording follow docs/x-api.md: X's `type` URIs still use the api.twitter.com
 host, the generic 401/403/429/5xx problems use `about:blank`, and `invalid-request` has no
 `status` member. The JSON-schema messages are those of X's validator for malformed bodies.
 """
