@@ -33,7 +33,7 @@ POOL_SIZE = 64  # rtq's XClient pool_size
 app = Celery("plain", broker=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:1/0"))
 app.conf.update(
     broker_connection_retry_on_startup=True,
-    # The reliability options rtq sets (worker/celeryconfig.py), so both pay the same.
+    # The reliability options rtq sets (worker/celery_adapter/config.py), so both pay the same.
     broker_transport_options={
         "visibility_timeout": 30,
         "unacked_restore_interval": 5,

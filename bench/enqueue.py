@@ -18,7 +18,7 @@ from celery import Celery
 from bench.context import Context
 from bench.harness import PYTHON, Stack
 from producers import JobRequest
-from worker.lanes import queue_depth
+from worker.domain.lanes import queue_depth
 
 NAME = "enqueue"
 

@@ -26,14 +26,15 @@ from typing import Any
 import redis
 from cryptography.fernet import Fernet
 
+from fake_x import EmulatorProcess
 from producers import JobRequest, Producer
-from worker.accounts import AccountStore, Credentials, fernet_for
-from worker.embedded import RedisServer
-from worker.fake_x import EmulatorProcess
-from worker.keys import Keys
-from worker.lanes import all_lanes
-from worker.messages import new_job_id
-from worker.settings import Settings
+from worker.core.keys import Keys
+from worker.core.settings import Settings
+from worker.domain.accounts import AccountStore, fernet_for
+from worker.domain.lanes import all_lanes
+from worker.domain.messages import new_job_id
+from worker.embedded.servers import RedisServer
+from worker.x_api.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -377,7 +378,7 @@ def plain_argv(name: str) -> list[str]:
 
 def plain_message(account_id: str, tweet_id: str) -> str:
     """The protocol-2 message `send_task` writes for the baseline task, as kombu's Redis
-    transport stores it (rtq's own messages are leaner: worker/messages.py)."""
+    transport stores it (rtq's own messages are leaner: worker/domain/messages.py)."""
     job_id = new_job_id()
     kwargs = {"account_id": account_id, "tweet_id": tweet_id}
     embed = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}

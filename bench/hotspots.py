@@ -21,7 +21,7 @@ from typing import Any
 from bench.context import Context
 from bench.harness import PYTHON, ROOT, UNACKED, Setup, Stack, cpu_seconds
 from bench.report import RESULTS_DIR
-from worker.lanes import queue_depth
+from worker.domain.lanes import queue_depth
 
 NAME = "profile"
 SETUP = Setup("prefork", 2)
@@ -30,33 +30,33 @@ _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^():]*)(?::\d+)?\)$")
 # (substring of a frame, category): the deepest frame that matches decides a sample's category.
 CHILD_MARKERS = (
     ("app/trace.py:", "Celery task tracing (trace_task, signals, logging 'succeeded')"),
-    ("worker/tasks.py:", "rtq task wrapper"),
-    ("worker/service.py:JobService.handle", "rtq service: parse, log"),
-    ("worker/service.py:JobService._run", "rtq begin.lua round trip (+ building its args)"),
-    ("worker/messages.py:build_message", "rtq build_message (begin's parking copy)"),
-    ("worker/accounts.py:AccountStore.unseal", "rtq credentials: decrypt + cache"),
-    ("worker/service.py:JobService._call", "rtq service: call bookkeeping"),
-    ("worker/x_client.py:XClient.set_retweeted", "HTTP call to X (requests, urllib3)"),
+    ("worker/celery_adapter/tasks.py:", "rtq task wrapper"),
+    ("worker/domain/service.py:JobService.handle", "rtq service: parse, log"),
+    ("worker/domain/service.py:JobService._run", "rtq begin.lua round trip (+ building its args)"),
+    ("worker/domain/messages.py:build_message", "rtq build_message (begin's parking copy)"),
+    ("worker/domain/accounts.py:AccountStore.unseal", "rtq credentials: decrypt + cache"),
+    ("worker/domain/service.py:JobService._call", "rtq service: call bookkeeping"),
+    ("worker/x_api/client.py:XClient.set_retweeted", "HTTP call to X (requests, urllib3)"),
     ("requests_oauthlib/oauth1_auth.py:", "OAuth1 signing (oauthlib)"),
-    ("worker/x_client.py:read_answer", "reading X's answer"),
-    ("worker/service.py:JobService._settle", "rtq settle round trip (settle.lua)"),
+    ("worker/x_api/client.py:read_answer", "reading X's answer"),
+    ("worker/domain/service.py:JobService._settle", "rtq settle round trip (settle.lua)"),
     ("redis/client.py:Pipeline.load_scripts", "redis-py SCRIPT EXISTS before each pipeline"),
-    ("worker/service.py:JobService._log", "rtq per-job log line"),
+    ("worker/domain/service.py:JobService._log", "rtq per-job log line"),
 )
 MAIN_MARKERS = (
     ("worker/loops.py:asynloop", "Celery event loop, other"),
-    ("worker/transport.py:GuardedChannel._brpop_read", "kombu BRPOP read + deliver"),
-    ("worker/intake.py:note_delivery", "rtq deliver.lua round trip (note_delivery)"),
-    ("worker/intake.py:delivery_call", "rtq deliver.lua arguments (message decode)"),
+    ("worker/celery_adapter/transport.py:GuardedChannel._brpop_read", "kombu BRPOP read + deliver"),
+    ("worker/celery_adapter/intake.py:note_delivery", "rtq deliver.lua round trip (note_delivery)"),
+    ("worker/celery_adapter/intake.py:delivery_call", "rtq deliver.lua arguments (message decode)"),
     ("transport/redis.py:QoS.append", "kombu unacked bookkeeping (MULTI/EXEC)"),
-    ("worker/transport.py:DeliveringQoS.append",
+    ("worker/celery_adapter/transport.py:DeliveringQoS.append",
      "kombu unacked bookkeeping + rtq deliver.lua (one MULTI/EXEC)"),
-    ("worker/consumer.py:", "rtq consumer guard (body check)"),
+    ("worker/celery_adapter/consumer.py:", "rtq consumer guard (body check)"),
     ("worker/strategy.py:", "Celery strategy: request, 'received' log"),
     ("kombu/message.py:Message.ack", "kombu ack (MULTI/EXEC)"),
     ("events/dispatcher.py:", "task events (-E): PUBLISH"),
     ("concurrency/asynpool.py:", "prefork pool IPC"),
-    ("worker/parking.py:", "rtq mover thread"),
+    ("worker/domain/parking.py:", "rtq mover thread"),
 )
 
 

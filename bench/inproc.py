@@ -24,10 +24,10 @@ from requests_oauthlib import OAuth1
 
 import worker
 from producers import JobRequest, Producer
-from worker import runtime
-from worker import service as service_module
-from worker.redis_client import connect
-from worker.settings import Settings
+from worker.celery_adapter import runtime
+from worker.core.redis_client import connect
+from worker.core.settings import Settings
+from worker.domain import service as service_module
 
 WARMUP = 200
 

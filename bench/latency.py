@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.context import Context, x_calls
 from bench.harness import PLAIN_QUEUE, Setup, percentile, plain_message
-from worker.lanes import queue_depth
+from worker.domain.lanes import queue_depth
 
 NAME = "latency"
 RATE = 200.0

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from worker.fake_x import oauth1
+from fake_x import oauth1
 
 
 def authorization(method: str, uri: str, creds: dict[str, str]) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from bench.context import Context, job_states, x_calls
 from bench.harness import UNACKED, Setup, used_memory
 from bench.overhead import SETUP
-from worker.lanes import all_lanes, queue_depth
+from worker.domain.lanes import all_lanes, queue_depth
 
 NAME = "memory"
 SAMPLE_EVERY_S = 2.0

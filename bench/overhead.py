@@ -22,7 +22,7 @@ from bench.harness import (
     drain,
     reads_processed,
 )
-from worker.lanes import PRIORITY_STEPS
+from worker.domain.lanes import PRIORITY_STEPS
 
 NAME = "overhead"
 SETUP = Setup("prefork", 2)  # 2 cores, CPU-bound at 0 ms latency: one process per core
@@ -53,7 +53,7 @@ def measure(ctx: Context, kind: str, jobs: int, setup: Setup = SETUP, latency_ms
         # less the bench's own polls and INFO calls.
         round_trips = (reads_processed(stack.client) - reads - result.polls - 2) / jobs
         group.stop()
-    # Each poll reads every lane of the queue (worker/lanes.py) and the unacked hash.
+    # Each poll reads every lane of the queue (worker/domain/lanes.py) and the unacked hash.
     own = {"llen": result.polls * len(PRIORITY_STEPS), "hlen": result.polls}
     producer = command_delta(before, queued)
     worker = command_delta(queued, after, own)

@@ -22,8 +22,8 @@ from typing import Any
 from bench.context import Context, job_states, x_calls
 from bench.harness import Setup, WorkerGroup, percentile, used_memory
 from producers import Producer
-from worker.lanes import queue_depth
-from worker.settings import Settings
+from worker.core.settings import Settings
+from worker.domain.lanes import queue_depth
 
 NAME = "ratelimit"
 LIMIT, WINDOW = 20, 10

@@ -15,7 +15,7 @@ longer applies to the current tree is reported and its variants skipped.
   is a dependency, kept for trying another hiredis build);
 - at 100 ms API latency with 2 x threads 64: shipped, the last variant and plain Celery;
 - `rtq enqueue FILE` with and without hiredis (when BENCH_HIREDIS is set).
-(E, released jobs behind fresh ones, shipped with the fair lanes: worker/lanes.py.)
+(E, released jobs behind fresh ones, shipped with the fair lanes: worker/domain/lanes.py.)
 
 Not part of the default run (it measures proposals, not the product): `python -m bench whatif`.
 """

@@ -3,7 +3,7 @@
     from producers import enqueue_retweet, enqueue_undo
     job_id = enqueue_retweet("7588892", "https://x.com/jack/status/20")
 
-Reads RTQ_REDIS_URL once (see `worker.settings`). Bad input raises `InvalidJob` (a ValueError
+Reads RTQ_REDIS_URL once (see `worker.core.settings`). Bad input raises `InvalidJob` (a ValueError
 naming the field); an unreachable Redis raises `EnqueueError` within a bounded time. When a
 bulk enqueue fails part-way, the error's `enqueued` holds the ids of the jobs already in.
 """

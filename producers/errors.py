@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.errors import EnqueueError
+from worker.core.errors import EnqueueError
 
 
 class InvalidJob(ValueError):

@@ -29,12 +29,12 @@ from producers.job_request import JobRequest
 from producers.openapi import OPENAPI
 from producers.producer import Producer
 from producers.replay import replay_one
-from worker import clock
-from worker.dlq import DeadLetters, Filter, parse_since
-from worker.ids import InvalidId, parse_account_id
-from worker.jobs import JobStore
-from worker.keys import Keys
-from worker.settings import Settings
+from worker.core import clock
+from worker.core.ids import InvalidId, parse_account_id
+from worker.core.keys import Keys
+from worker.core.settings import Settings
+from worker.domain.dlq import DeadLetters, Filter, parse_since
+from worker.domain.jobs import JobStore
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JOBS_PER_REQUEST = 1000

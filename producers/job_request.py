@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from producers.errors import InvalidJob
-from worker.ids import InvalidId, parse_account_id, parse_tweet_id
-from worker.messages import ACTIONS
+from worker.core.ids import InvalidId, parse_account_id, parse_tweet_id
+from worker.domain.messages import ACTIONS
 
 _REQUIRED = ("action", "account_id", "tweet_id")
 _OPTIONAL = ("at", "undo_after")

@@ -13,13 +13,14 @@ import redis
 
 from producers.errors import EnqueueError, InvalidJob
 from producers.job_request import JobRequest
-from worker import clock, lanes
-from worker.flower import SentEvents, SentJob, events_topic
-from worker.keys import Keys
-from worker.messages import build_message, new_delivery_tags, new_job_ids
-from worker.redis_client import connect, redact_url
-from worker.scripts import Scripts
-from worker.settings import Settings
+from worker.core import clock
+from worker.core.keys import Keys
+from worker.core.redis_client import connect, redact_url
+from worker.core.settings import Settings
+from worker.domain import lanes
+from worker.domain.messages import build_message, new_delivery_tags, new_job_ids
+from worker.domain.scripts import Scripts
+from worker.ops.flower import SentEvents, SentJob, events_topic
 
 BATCH_SIZE = 1000
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from producers.errors import InvalidJob
 from producers.job_request import JobRequest
 from producers.producer import Producer
-from worker.dlq import NOT_REPLAYABLE, PERMANENT, DeadLetter
+from worker.domain.dlq import NOT_REPLAYABLE, PERMANENT, DeadLetter
 
 
 @dataclass(frozen=True)

@@ -16,16 +16,16 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 
+from fake_x import EmulatorAdmin, EmulatorProcess
 from producers import Producer
 from tests.support import TEST_ENV, Deployment, Rtq
-from worker.accounts import AccountStore, fernet_for
-from worker.dlq import DeadLetters
-from worker.embedded import RedisServer, WorkerProcess
-from worker.fake_x import EmulatorAdmin, EmulatorProcess
-from worker.jobs import JobStore
-from worker.keys import QUEUE, Keys
-from worker.lanes import all_lanes, queue_depth
-from worker.settings import Settings
+from worker.core.keys import QUEUE, Keys
+from worker.core.settings import Settings
+from worker.domain.accounts import AccountStore, fernet_for
+from worker.domain.dlq import DeadLetters
+from worker.domain.jobs import JobStore
+from worker.domain.lanes import all_lanes, queue_depth
+from worker.embedded.servers import RedisServer, WorkerProcess
 
 
 @pytest.fixture(scope="session")

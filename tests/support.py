@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 import redis
 
+from fake_x import EmulatorAdmin
 from producers import Producer
-from worker.accounts import AccountStore, Credentials, fernet_for
-from worker.dlq import DeadLetters
-from worker.fake_x import EmulatorAdmin
-from worker.jobs import JobStatus, JobStore
-from worker.keys import QUEUE, Keys
-from worker.settings import Settings
+from worker.core.keys import QUEUE, Keys
+from worker.core.settings import Settings
+from worker.domain.accounts import AccountStore, fernet_for
+from worker.domain.dlq import DeadLetters
+from worker.domain.jobs import JobStatus, JobStore
+from worker.x_api.credentials import Credentials
 
 # Worker settings that keep failure paths quick in tests.
 TEST_ENV = {
@@ -162,7 +163,7 @@ class Deployment:
 
     def __init__(self, base_env: Mapping[str, str], admin: EmulatorAdmin, log_dir: str,
                  *, appendonly: bool = False, **env: str) -> None:
-        from worker.embedded import RedisServer
+        from worker.embedded.servers import RedisServer
 
         # Validate the settings before starting anything, so a bad one leaks no process.
         Settings.from_env({**base_env, **env})
@@ -183,7 +184,7 @@ class Deployment:
         )
 
     def start_worker(self, concurrency: int = 1, *extra: str) -> Any:
-        from worker.embedded import WorkerProcess
+        from worker.embedded.servers import WorkerProcess
 
         name = f"w{len(self.workers)}"
         worker = WorkerProcess(self.env, log_path=os.path.join(self.log_dir, f"{name}.log"),

@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from tests.support import Rtq
-from worker.lanes import all_lanes, queue_depth
+from worker.domain.lanes import all_lanes, queue_depth
 
 
 def test_keygen_prints_a_fernet_key(rtq: Rtq) -> None:

@@ -59,16 +59,16 @@ def test_enqueue_from_a_file_imports_no_celery_nor_aiohttp(rtq: Rtq, tmp_path: P
     assert "worker.cli.jobs" in modules  # the list is the one of the command that ran
     assert _heavy(modules) == []
     # The other commands' modules are not loaded either.
-    assert not {"worker.cli.api", "worker.cli.ops", "worker.cli.dlq", "worker.fake_x",
-                "worker.celery_app", "worker.broker"} & set(modules)
+    assert not {"worker.cli.api", "worker.cli.ops", "worker.cli.dlq", "fake_x",
+                "worker.celery_adapter.app", "worker.celery_adapter.broker"} & set(modules)
 
 
 def test_import_worker_leaves_the_celery_app_until_it_is_used() -> None:
     assert _heavy(_fresh("import worker, worker.cli, worker.cli.jobs")) == []
     modules = _fresh("import worker\nassert type(worker.app).__name__ == 'Celery'\n"
                      "from worker import app\nassert app is worker.app\n"
-                     "assert app is __import__('worker.celery_app').celery_app.app")
-    assert "celery" in modules and "worker.celery_app" in modules
+                     "assert app is __import__('worker.celery_adapter.app').celery_adapter.app.app")
+    assert "celery" in modules and "worker.celery_adapter.app" in modules
 
 
 def test_worker_has_no_other_lazy_attribute() -> None:

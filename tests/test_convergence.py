@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from fake_x import EmulatorAdmin
 from tests.support import Deployment, pool_children, wait_for
-from worker.fake_x import EmulatorAdmin
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ import pytest
 
 from producers import Producer
 from tests.support import Rtq, wait_for
-from worker.messages import build_message
-from worker.settings import Settings
+from worker.core.settings import Settings
+from worker.domain.messages import build_message
 
 pytestmark = pytest.mark.usefixtures("worker")
 

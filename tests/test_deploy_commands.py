@@ -26,10 +26,10 @@ import redis
 import requests
 import yaml
 
+from fake_x import EmulatorAdmin
 from tests.support import Deployment, wait_for
-from worker.embedded import RedisServer, find_redis_server, free_port
-from worker.fake_x import EmulatorAdmin
-from worker.settings import Settings
+from worker.core.settings import Settings
+from worker.embedded.servers import RedisServer, find_redis_server, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
-from worker.lanes import all_lanes
-from worker.settings import Settings
+from worker.core.settings import Settings
+from worker.domain.lanes import all_lanes
 
 K8S = Path(__file__).resolve().parent.parent / "deploy" / "k8s"
 # The oldest Kubernetes still commonly run, and the newest the package knows.

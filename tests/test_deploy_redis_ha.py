@@ -17,16 +17,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from fake_x import EmulatorAdmin
 from producers import Producer
 from tests.support import Rtq, wait_for
-from worker.accounts import AccountStore, fernet_for
-from worker.dlq import DeadLetters
-from worker.embedded import RedisServer, WorkerProcess, find_redis_server, free_port
-from worker.fake_x import EmulatorAdmin
-from worker.jobs import JobStore
-from worker.keys import Keys
-from worker.redis_client import connect
-from worker.settings import Settings
+from worker.core.keys import Keys
+from worker.core.redis_client import connect
+from worker.core.settings import Settings
+from worker.domain.accounts import AccountStore, fernet_for
+from worker.domain.dlq import DeadLetters
+from worker.domain.jobs import JobStore
+from worker.embedded.servers import RedisServer, WorkerProcess, find_redis_server, free_port
 
 MASTER_PASSWORD = "master-pw-for-tests"
 SENTINEL_PASSWORD = "sentinel-pw-for-tests"

@@ -10,10 +10,11 @@ from kombu import Connection
 from kombu.transport import redis as kombu_redis
 from redis.sentinel import SentinelConnectionPool
 
-from worker import broker
-from worker.redis_client import connect, parse_sentinel_url, redact_url
-from worker.settings import Settings, SettingsError
-from worker.transport import GuardedChannel
+from worker.celery_adapter import broker
+from worker.celery_adapter.transport import GuardedChannel
+from worker.core.errors import SettingsError
+from worker.core.redis_client import connect, parse_sentinel_url, redact_url
+from worker.core.settings import Settings
 
 SENTINEL_URL = ("sentinel://:p%40ss@s1.example,s2.example:26380,[fd00::3]:26381/2"
                 "?master=rtq-main&sentinel_password=s3cret")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from worker.settings import Settings
+from worker.core.settings import Settings
 
 SYSTEMD = Path(__file__).resolve().parent.parent / "deploy" / "systemd"
 UNITS = ["rtq-worker@.service", "rtq-flower.service"]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import Rtq, wait_for
-from worker import clock
-from worker.dlq import DeadLetter, DeadLetters
-from worker.keys import Keys
+from worker.core import clock
+from worker.core.keys import Keys
+from worker.domain.dlq import DeadLetter, DeadLetters
 
 pytestmark = pytest.mark.usefixtures("worker")
 

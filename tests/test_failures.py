@@ -8,11 +8,12 @@ import pytest
 
 from producers import Producer
 from tests.support import Rtq, signed_session, wait_for
-from worker.accounts import AccountStore, Credentials, fernet_for
-from worker.embedded import WorkerProcess, free_port
-from worker.jobs import JobStore
-from worker.keys import Keys
-from worker.settings import Settings
+from worker.core.keys import Keys
+from worker.core.settings import Settings
+from worker.domain.accounts import AccountStore, fernet_for
+from worker.domain.jobs import JobStore
+from worker.embedded.servers import WorkerProcess, free_port
+from worker.x_api.credentials import Credentials
 
 pytestmark = pytest.mark.usefixtures("worker")
 

@@ -1,4 +1,4 @@
-"""Fair lanes (worker/lanes.py): an account's backlog in the queue never stands in front of
+"""Fair lanes (worker/domain/lanes.py): an account's backlog in the queue never stands in front of
 another account's job, released jobs go behind fresh ones, and the per-account count of jobs in
 the fast lane comes back to zero however jobs leave it."""
 
@@ -14,14 +14,14 @@ from kombu.transport import redis as kombu_redis
 
 from producers import JobRequest, Producer
 from tests.support import Account, Rtq, wait_for
-from worker import lanes
-from worker.embedded import WorkerProcess
-from worker.jobs import JobStatus, JobStore
-from worker.keys import Keys
-from worker.messages import build_message
-from worker.parking import Mover
-from worker.settings import Settings
-from worker.transport import Transport
+from worker.celery_adapter.transport import Transport
+from worker.core.keys import Keys
+from worker.core.settings import Settings
+from worker.domain import lanes
+from worker.domain.jobs import JobStatus, JobStore
+from worker.domain.messages import build_message
+from worker.domain.parking import Mover
+from worker.embedded.servers import WorkerProcess
 
 NO_LIMIT = 1_000_000
 

@@ -23,9 +23,9 @@ import redis
 
 from producers import JobRequest, Producer
 from tests.support import Rtq, wait_for
-from worker.embedded import WorkerProcess, free_port
-from worker.flower import FlowerAuthError, SentJob, check_login, events_topic, publish_sent
-from worker.settings import Settings
+from worker.core.settings import Settings
+from worker.embedded.servers import WorkerProcess, free_port
+from worker.ops.flower import FlowerAuthError, SentJob, check_login, events_topic, publish_sent
 
 USER = "ops"
 PASSWORD = secrets.token_urlsafe(16)

@@ -16,11 +16,12 @@ import pytest
 import requests
 
 from tests.support import Rtq, wait_for
-from worker.accounts import AccountStore, Credentials, fernet_for
-from worker.embedded import RedisServer, free_port
-from worker.keys import Keys
-from worker.lanes import queue_depth
-from worker.settings import Settings
+from worker.core.keys import Keys
+from worker.core.settings import Settings
+from worker.domain.accounts import AccountStore, fernet_for
+from worker.domain.lanes import queue_depth
+from worker.embedded.servers import RedisServer, free_port
+from worker.x_api.credentials import Credentials
 
 TOKEN = "t0ken-for-tests-" + "x" * 16
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from fake_x import EmulatorAdmin
 from tests.support import Deployment
-from worker import observability
-from worker.fake_x import EmulatorAdmin
-from worker.observability import ScrubbingFormatter, remember_secrets, setup_logging
-from worker.settings import Settings
+from worker.core import observability
+from worker.core.observability import ScrubbingFormatter, remember_secrets, setup_logging
+from worker.core.settings import Settings
 
 JOB_FIELDS = {"job_id", "account_id", "tweet_id", "action", "outcome", "attempt", "duration_ms"}
 

@@ -14,8 +14,8 @@ from kombu import Connection
 from kombu.common import ignore_errors
 
 from tests.support import Rtq, wait_for
-from worker.messages import build_message
-from worker.transport import Transport
+from worker.celery_adapter.transport import Transport
+from worker.domain.messages import build_message
 
 pytestmark = pytest.mark.usefixtures("worker")
 

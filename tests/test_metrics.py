@@ -16,8 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from producers import JobRequest, Producer
 from tests.support import Rtq, wait_for
-from worker.embedded import WorkerProcess, free_port
-from worker.settings import Settings
+from worker.core.settings import Settings
+from worker.embedded.servers import WorkerProcess, free_port
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

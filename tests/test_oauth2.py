@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.support import Deployment, Rtq, wait_for
-from worker.oauth2 import OAuth2Credentials
+from worker.x_api.oauth2 import OAuth2Credentials
 
 
 def authorize(rtq: Rtq, client_id: str, user_id: str | None = None) -> str:

@@ -10,11 +10,11 @@ import pytest
 import producers
 from producers import EnqueueError, InvalidJob, JobRequest, Producer
 from tests.support import Rtq
-from worker import clock
-from worker.embedded import free_port
-from worker.lanes import FAST_LANE_SHARE, OVERFLOW, all_lanes, lane, queue_depth
-from worker.messages import body_text
-from worker.settings import Settings
+from worker.core import clock
+from worker.core.settings import Settings
+from worker.domain.lanes import FAST_LANE_SHARE, OVERFLOW, all_lanes, lane, queue_depth
+from worker.domain.messages import body_text
+from worker.embedded.servers import free_port
 
 
 @pytest.fixture

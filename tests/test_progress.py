@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.support import Rtq
-from worker.lanes import all_lanes, queue_depth
+from worker.domain.lanes import all_lanes, queue_depth
 
 
 def _run_on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:

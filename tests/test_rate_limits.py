@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from fake_x import EmulatorAdmin
 from producers import JobRequest
 from tests.support import Deployment, Rtq, wait_for
-from worker.fake_x import EmulatorAdmin
 
 
 @pytest.fixture

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from fake_x import EmulatorAdmin
 from producers import EnqueueError
 from tests.support import Deployment, Rtq, pool_children, wait_for
-from worker.fake_x import EmulatorAdmin
-from worker.keys import Keys
-from worker.messages import build_message
-from worker.parking import Mover
-from worker.redis_client import connect
-from worker.runtime import build_service
+from worker.celery_adapter.runtime import build_service
+from worker.core.keys import Keys
+from worker.core.redis_client import connect
+from worker.domain.messages import build_message
+from worker.domain.parking import Mover
 
 
 def test_a_sigkilled_workers_job_is_finished_by_another_within_60_seconds(

@@ -9,7 +9,7 @@ import pytest
 
 import producers
 from tests.support import Rtq
-from worker.embedded import WorkerProcess
+from worker.embedded.servers import WorkerProcess
 
 pytestmark = pytest.mark.usefixtures("worker")
 

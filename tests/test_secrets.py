@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import Rtq, dump_redis, wait_for
-from worker.embedded import WorkerProcess
-from worker.lanes import all_lanes
-from worker.messages import body_text
+from worker.domain.lanes import all_lanes
+from worker.domain.messages import body_text
+from worker.embedded.servers import WorkerProcess
 
 
 def _secrets(rtq: Rtq, credentials: dict[str, str]) -> list[str]:
@@ -79,7 +79,7 @@ def test_no_secret_in_redis_logs_dead_letters_or_process_arguments(
 def test_task_messages_carry_only_ids(rtq: Rtq) -> None:
     """What Flower and any broker reader see: account_id and tweet_id, nothing else."""
     from producers import Producer
-    from worker.settings import Settings
+    from worker.core.settings import Settings
 
     account = rtq.add_account()
     producer = Producer(rtq.redis, Settings.from_env({**rtq.env, "RTQ_QUEUE": "rtq-peek"}))

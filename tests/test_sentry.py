@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from fake_x import EmulatorAdmin
 from tests.support import Deployment, wait_for
-from worker.fake_x import EmulatorAdmin
 
 
 class EnvelopeReceiver:

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from producers import JobRequest, Producer
 from tests.support import Account, Rtq, wait_for
-from worker.embedded import WorkerProcess
-from worker.settings import Settings
+from worker.core.settings import Settings
+from worker.embedded.servers import WorkerProcess
 
 
 def stats(rtq: Rtq, *args: str, env: dict[str, str] | None = None) -> str:

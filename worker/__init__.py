@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from worker.celery_app import app
+    from worker.celery_adapter.app import app
 
 __all__ = ["app"]
 
@@ -18,7 +18,7 @@ def __getattr__(name: str) -> Any:
     other commands that only talk to Redis, which import `worker.*` modules and so this package.
     """
     if name == "app":
-        from worker.celery_app import app
+        from worker.celery_adapter.app import app
 
         globals()["app"] = app  # later lookups are plain attribute reads
         return app

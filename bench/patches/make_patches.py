@@ -35,7 +35,7 @@ def environment_read_once(tree: Path) -> None:
     """D: the X session reads proxies and the CA bundle from the environment once, when it is
     made. With `trust_env` on (requests' default), every call scans every environment variable
     for proxy settings (`merge_environment_settings` -> `get_environ_proxies`)."""
-    x_client = tree / "worker/x_client.py"
+    x_client = tree / "worker/x_api/client.py"
     if "trust_env = False" in x_client.read_text():
         return  # applied already (commit 2ccb8b2)
     edit(x_client, r"(\n( +)session = requests\.Session\(\)\n)", lambda m: m.group(1) + (
@@ -52,7 +52,7 @@ def environment_read_once(tree: Path) -> None:
 
 # A (settle's bare EVALSHAs), B (credentials returned by begin.lua) and C (deliver.lua in
 # kombu's MULTI) shipped in the worker, E (released jobs behind fresh ones) with the fair lanes
-# (worker/lanes.py); D shipped in commit 2ccb8b2 (a no-op kept as a check).
+# (worker/domain/lanes.py); D shipped in commit 2ccb8b2 (a no-op kept as a check).
 CHANGES = (
     ("D-environment-once.diff", environment_read_once),
 )

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from worker.fake_x import EmulatorAdmin, EmulatorProcess
+from fake_x import EmulatorAdmin, EmulatorProcess
 
 from .xclient import XUser
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from worker.fake_x import EmulatorAdmin, EmulatorAdminError, EmulatorProcess
+from fake_x import EmulatorAdmin, EmulatorAdminError, EmulatorProcess
 
 from .xclient import XUser
 

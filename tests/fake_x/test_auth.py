@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from worker.fake_x import EmulatorAdmin, EmulatorProcess
+from fake_x import EmulatorAdmin, EmulatorProcess
 
 from .xclient import XUser
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from worker.fake_x import EmulatorAdmin
+from fake_x import EmulatorAdmin
 
 from .xclient import XUser
 

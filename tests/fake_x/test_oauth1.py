@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import requests
 from requests_oauthlib import OAuth1
 
-from worker.fake_x import oauth1
+from fake_x import oauth1
 
 # https://developer.x.com/en/docs/authentication/oauth-1-0a/creating-a-signature
 EXAMPLE_OAUTH = {

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from worker.fake_x import EmulatorAdmin, EmulatorAdminError, EmulatorConfig, EmulatorProcess
-from worker.fake_x.config import ConfigError, merge_config
-from worker.fake_x.oauth2 import (
+from fake_x import EmulatorAdmin, EmulatorAdminError, EmulatorConfig, EmulatorProcess
+from fake_x.config import ConfigError, merge_config
+from fake_x.oauth2 import (
     Grant,
     OAuth2Error,
     OAuth2Registry,
@@ -19,7 +19,7 @@ from worker.fake_x.oauth2 import (
     challenge_method,
     pkce_matches,
 )
-from worker.fake_x.script import Script, parse_rule
+from fake_x.script import Script, parse_rule
 
 from .oauth2flow import REDIRECT_URI, Bearer, OAuth2App, pkce_pair, query_of
 from .xclient import XUser

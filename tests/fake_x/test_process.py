@@ -12,7 +12,7 @@ import pytest
 import requests
 from requests_oauthlib import OAuth1
 
-from worker.fake_x import EmulatorProcess
+from fake_x import EmulatorProcess
 
 
 def test_cli_options_and_accounts_file_apply_at_start(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_cli_options_and_accounts_file_apply_at_start(tmp_path: Path) -> None:
 def test_bad_option_fails_fast_without_printing_a_url() -> None:
     """A malformed --rate-limit exits non-zero with the reason on stderr, nothing on stdout."""
     result = subprocess.run(
-        [sys.executable, "-m", "worker.fake_x", "--port", "0", "--rate-limit", "fifty"],
+        [sys.executable, "-m", "fake_x", "--port", "0", "--rate-limit", "fifty"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from worker.fake_x import EmulatorAdmin
+from fake_x import EmulatorAdmin
 
 from .xclient import XUser
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from worker.fake_x import EmulatorAdmin
+from fake_x import EmulatorAdmin
 
 from .xclient import XUser
 

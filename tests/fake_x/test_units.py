@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-import worker.fake_x
-from worker.fake_x.config import ConfigError, EmulatorConfig, merge_config, parse_rate_limit
-from worker.fake_x.ratelimit import FixedWindowLimiter
-from worker.fake_x.script import Script, ScriptError, parse_rule
+import fake_x
+from fake_x.config import ConfigError, EmulatorConfig, merge_config, parse_rate_limit
+from fake_x.ratelimit import FixedWindowLimiter
+from fake_x.script import Script, ScriptError, parse_rule
 
 
 def test_public_names_are_exported() -> None:
@@ -19,8 +19,8 @@ def test_public_names_are_exported() -> None:
         "EmulatorProcess",
         "create_app",
     }
-    assert set(worker.fake_x.__all__) == expected
-    assert all(hasattr(worker.fake_x, name) for name in expected)
+    assert set(fake_x.__all__) == expected
+    assert all(hasattr(fake_x, name) for name in expected)
 
 
 def test_merge_config_validates_and_names_bad_keys() -> None:

@@ -1,15 +1,16 @@
-"""`worker.accounts`: validating credentials input, token ids, repr hygiene, Fernet key lists."""
+"""`worker.domain.accounts`: validating credentials input, token ids, repr hygiene, Fernet key
+lists."""
 
 from __future__ import annotations
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 
-from worker.accounts import (
+from worker.domain.accounts import fernet_for
+from worker.x_api.credentials import (
     Credentials,
     InvalidCredentials,
     account_id_from_token,
-    fernet_for,
     parse_credentials,
 )
 

@@ -1,10 +1,10 @@
-"""Account and tweet ids (`worker.ids`): 1-19 ASCII digits, and tweet status URLs."""
+"""Account and tweet ids (`worker.core.ids`): 1-19 ASCII digits, and tweet status URLs."""
 
 from __future__ import annotations
 
 import pytest
 
-from worker.ids import InvalidId, parse_account_id, parse_tweet_id
+from worker.core.ids import InvalidId, parse_account_id, parse_tweet_id
 
 BOTH_PARSERS = pytest.mark.parametrize(
     "parse", [parse_account_id, parse_tweet_id], ids=["account", "tweet"]

@@ -1,5 +1,5 @@
-"""`worker.messages.build_message` (a lean protocol-2 message) against what Celery's worker and
-kombu make of the message `send_task` writes for the same task: they must read the two alike."""
+"""`worker.domain.messages.build_message` (a lean protocol-2 message) against what Celery's worker
+and kombu make of the message `send_task` writes for the same task: they must read the two alike."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from celery.worker.request import Request
 from kombu import Connection
 from kombu.transport.virtual import Message
 
-from worker.intake import check_body
-from worker.messages import ACTIONS, TASK_NAMES, body_text, build_message, new_job_id
+from worker.celery_adapter.intake import check_body
+from worker.domain.messages import ACTIONS, TASK_NAMES, body_text, build_message, new_job_id
 
 ACCOUNT_ID = "7588892"
 TWEET_ID = "1234567890123456789"
@@ -112,7 +112,7 @@ def test_kombu_restores_our_message_unchanged(channel):
     from kombu.transport.redis import Channel as RedisChannel
     from kombu.utils.json import dumps, loads
 
-    from worker.transport import read_entry
+    from worker.celery_adapter.transport import read_entry
 
     raw = ours("undo", "j-9")
     kept = loads(dumps([raw, "", "rtq"]))  # what QoS.append stores, as restore_by_tag reads it
@@ -148,7 +148,7 @@ def test_the_body_is_plain_json_text_of_args_kwargs_embed():
 
 
 def test_body_text_reads_send_tasks_base64_body_too(celery_app):
-    """rtq's own reader (worker.intake) accepts full send_task messages unchanged."""
+    """rtq's own reader (worker.celery_adapter.intake) accepts full send_task messages unchanged."""
     raw = send_tasks(celery_app, "retweet", "j-10")
     assert raw["properties"]["body_encoding"] == "base64"
     args, kwargs, embed = json.loads(body_text(raw))

@@ -1,11 +1,12 @@
-"""`worker.service.parse_job` and `echo`: what a task message must look like, what we keep of it."""
+"""`worker.domain.service.parse_job` and `echo`: what a task message must look like, what we
+keep of it."""
 
 from __future__ import annotations
 
 import pytest
 
-from worker.errors import MalformedMessage
-from worker.service import Job, echo, parse_job
+from worker.core.errors import MalformedMessage
+from worker.domain.service import Job, echo, parse_job
 
 JOB_ID = "6f1c1a2e-0000-4000-8000-000000000001"
 GOOD = {"account_id": "7588892", "tweet_id": "1234567890123456789"}

@@ -1,4 +1,5 @@
-"""`worker.observability`: scrubbing credentials from logs and Sentry events, JSON log lines."""
+"""`worker.core.observability`: scrubbing credentials from logs and Sentry events, JSON log
+lines."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from cryptography.fernet import Fernet
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker.observability import (
+from worker.core.observability import (
     _SECRET_PATTERNS,
     _SECRET_WORDS,
     JsonFormatter,

@@ -1,4 +1,5 @@
-"""`worker.settings.Settings.from_env`: defaults, validation, and keeping secrets out of sight."""
+"""`worker.core.settings.Settings.from_env`: defaults, validation, and keeping secrets out of
+sight."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import dataclasses
 import pytest
 from cryptography.fernet import Fernet
 
-from worker.settings import Settings, SettingsError
+from worker.core.errors import SettingsError
+from worker.core.settings import Settings
 
 KEY_1 = Fernet.generate_key().decode()
 KEY_2 = Fernet.generate_key().decode()

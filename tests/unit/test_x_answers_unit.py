@@ -1,4 +1,4 @@
-"""`worker.x_client.read_answer`: how each of X's answers maps onto a result or an error.
+"""`worker.x_api.client.read_answer`: how each of X's answers maps onto a result or an error.
 
 Bodies are the ones recorded in docs/x-api.md.
 """
@@ -11,7 +11,7 @@ import time
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from worker.errors import (
+from worker.core.errors import (
     Forbidden,
     InvalidRequest,
     NotFound,
@@ -23,7 +23,7 @@ from worker.errors import (
     XError,
     XServerError,
 )
-from worker.x_client import XAnswer, read_answer
+from worker.x_api.client import XAnswer, read_answer
 
 RATE_WINDOW = 900
 

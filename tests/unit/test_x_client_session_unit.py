@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.x_client import XClient
+from worker.x_api.client import XClient
 
 
 def test_proxies_and_ca_bundle_come_from_the_environment_once(

@@ -4,6 +4,13 @@ Subcommands load lazily (click's LazyGroup pattern): `rtq enqueue FILE` imports 
 `enqueue` and what it needs, not Celery, kombu or aiohttp, which the other commands pull in and
 which took most of the command's start-up. `rtq --help` still lists every command with its short
 help: Click needs the command objects for that, so it imports them all.
+
+    common.py     the shared context (settings, Redis, stores), error handling, tables, JSON
+    jobs.py       retweet, undo, enqueue (bulk files), status
+    accounts.py   accounts add/list/limit/remove/rotate-keys;  authorize.py: OAuth 2.0 (PKCE)
+    dlq.py        dead letters: list, show, replay, purge, export
+    ops.py        stats, metrics, flower
+    api.py        the HTTP producer (`rtq api`)
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import click
 from cryptography.fernet import Fernet
 
 from worker.cli.common import handle_errors
-from worker.settings import Settings
+from worker.core.settings import Settings
 
 # name -> "module:attribute" of the command; imported only when the command is looked up.
 LAZY_COMMANDS: dict[str, str] = {
@@ -24,7 +31,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "api": "worker.cli.api:api_command",
     "dlq": "worker.cli.dlq:dlq_group",
     "enqueue": "worker.cli.jobs:enqueue",
-    "fake-x": "worker.fake_x.cli:fake_x_command",
+    "fake-x": "fake_x.cli:fake_x_command",
     "flower": "worker.cli.ops:flower",
     "metrics": "worker.cli.ops:metrics",
     "retweet": "worker.cli.jobs:retweet",
@@ -83,8 +90,8 @@ def worker_command(celery_args: tuple[str, ...]) -> None:
     """Start a worker: `celery -A worker worker -Q rtq -O fair --prefetch-multiplier 1 -E`
     (the queue is RTQ_QUEUE)
     plus any extra Celery worker options given here."""
-    # Imported here: worker.broker imports kombu, which no other command needs.
-    from worker import broker
+    # Imported here: worker.celery_adapter.broker imports kombu, which no other command needs.
+    from worker.celery_adapter import broker
 
     settings = Settings.from_env()
     settings.require_secret_keys()
@@ -99,7 +106,7 @@ def worker_command(celery_args: tuple[str, ...]) -> None:
 def demo() -> None:
     """Run the main job end to end on an embedded default: a private redis-server, the X
     emulator and a worker; no configuration, no internet."""
-    from worker.demo import run_demo
+    from worker.embedded.demo import run_demo
 
     sys.exit(run_demo())
 

@@ -9,10 +9,11 @@ from typing import TextIO
 
 import click
 
-from worker.accounts import AccountInfo, InvalidCredentials, parse_credentials
 from worker.cli.common import Context, emit_json, fail, handle_errors, pass_context, print_table
-from worker.ids import parse_account_id
-from worker.settings import parse_rate
+from worker.core.ids import parse_account_id
+from worker.core.settings import parse_rate
+from worker.domain.accounts import AccountInfo
+from worker.x_api.credentials import InvalidCredentials, parse_credentials
 
 
 @click.group("accounts")

@@ -19,9 +19,9 @@ import click
 import requests
 
 from worker.cli.common import Context, fail, handle_errors, pass_context
-from worker.ids import InvalidId, parse_account_id
-from worker.oauth2 import SCOPES, TokenError, exchange_code, pkce_pair
-from worker.x_client import BearerAuth
+from worker.core.ids import InvalidId, parse_account_id
+from worker.x_api.client import BearerAuth
+from worker.x_api.oauth2 import SCOPES, TokenError, exchange_code, pkce_pair
 
 
 class _Callback(BaseHTTPRequestHandler):

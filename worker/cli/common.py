@@ -14,13 +14,18 @@ import redis
 
 from producers.errors import EnqueueError, InvalidJob
 from producers.producer import Producer
-from worker.accounts import AccountStore, CredentialsUnreadable, InvalidCredentials, fernet_for
-from worker.dlq import DeadLetters
-from worker.errors import RtqError
-from worker.jobs import JobStore
-from worker.keys import Keys
-from worker.redis_client import connect, redact_url
-from worker.settings import Settings, SettingsError
+from worker.core.errors import RtqError, SettingsError
+from worker.core.keys import Keys
+from worker.core.redis_client import connect, redact_url
+from worker.core.settings import Settings
+from worker.domain.accounts import (
+    AccountStore,
+    CredentialsUnreadable,
+    fernet_for,
+)
+from worker.domain.dlq import DeadLetters
+from worker.domain.jobs import JobStore
+from worker.x_api.credentials import InvalidCredentials
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -23,8 +23,8 @@ from worker.cli.common import (
     print_table,
     progress,
 )
-from worker.dlq import NOT_REPLAYABLE, REASONS, DeadLetter, Filter, parse_since
-from worker.ids import InvalidId, parse_account_id
+from worker.core.ids import InvalidId, parse_account_id
+from worker.domain.dlq import NOT_REPLAYABLE, REASONS, DeadLetter, Filter, parse_since
 
 
 def filters(func: Callable[..., Any]) -> Callable[..., Any]:

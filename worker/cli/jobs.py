@@ -10,7 +10,7 @@ import click
 from producers.errors import InvalidJob
 from producers.job_request import JobRequest
 from worker.cli.common import Context, emit_json, fail, handle_errors, pass_context, progress
-from worker.errors import EnqueueError
+from worker.core.errors import EnqueueError
 
 
 @click.command("retweet")

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from worker.cli.common import Context, emit_json, fail, handle_errors, pass_context, print_table
-from worker.stats import PARKED_REASONS, Snapshot, StatsReader
+from worker.ops.stats import PARKED_REASONS, Snapshot, StatsReader
 
 # Constants only: the modules behind them load when their command runs.
 METRICS_PORT = 9540
@@ -85,7 +85,7 @@ def metrics(ctx: Context, host: str, port: int) -> None:
     on stdout once listening."""
     from prometheus_client import start_http_server
 
-    from worker.metrics import registry
+    from worker.ops.metrics import registry
 
     reader = StatsReader(ctx.redis, ctx.settings)
     try:
@@ -119,8 +119,8 @@ def flower(host: str, port: int, insecure_no_auth: bool, flower_args: tuple[str,
     FLOWER_BASIC_AUTH=user:password (or Flower's OAuth: FLOWER_AUTH_PROVIDER and
     FLOWER_AUTH). Flower's /metrics and /healthcheck answer without it; under
     --insecure-no-auth its API still needs FLOWER_UNAUTHENTICATED_API=true to answer."""
-    from worker.flower import BASIC_AUTH_VARIABLE, OAUTH_VARIABLES, check_login, flower_argv
-    from worker.settings import Settings
+    from worker.core.settings import Settings
+    from worker.ops.flower import BASIC_AUTH_VARIABLE, OAUTH_VARIABLES, check_login, flower_argv
 
     Settings.from_env()  # fail here, naming the variable, rather than inside Flower
     argv = flower_argv(sys.executable, host, port, flower_args)

@@ -1,0 +1,38 @@
+-- Note a message as it leaves the queue (run by the worker's main process right after BRPOP).
+-- The fast lane is FIFO: when a message is taken, every message accepted before it has been
+-- taken already and every message still there was accepted after it. So a message no producer
+-- of ours wrote (send_task by name: priority 0, the fast lane; no intent recorded at enqueue) is
+-- ordered here: if the pair's latest intent is a job still waiting in the fast lane, that job
+-- is newer and this one is older. (Jobs in the other lanes are marked delivered when they
+-- leave the fast lane's order.)
+-- A job of ours that entered the fast lane gives its place back to its account's share
+-- (worker/domain/lanes.py), once: a redelivered copy finds the mark gone.
+-- KEYS: 1 job, 2 intent, 3 seq, 4 the account's fast-lane count
+-- ARGV: 1 job_id, 2 action, 3 account_id, 4 tweet_id, 5 now (ISO), 6 job ttl (s),
+--       7 job key prefix
+local job = KEYS[1]
+if redis.call('EXISTS', job) == 1 then
+  redis.call('HSETNX', job, 'delivered', '1')
+  if redis.call('HDEL', job, 'lane') == 1 and redis.call('DECR', KEYS[4]) <= 0 then
+    redis.call('DEL', KEYS[4])
+  end
+  return 0
+end
+local seq = 0
+local latest = redis.call('HGET', KEYS[2], 'job')
+local newer_waiting = false
+if latest then
+  local latest_key = ARGV[7] .. latest
+  newer_waiting = redis.call('EXISTS', latest_key) == 1
+    and redis.call('HEXISTS', latest_key, 'delivered') == 0
+end
+if not newer_waiting then
+  seq = redis.call('INCR', KEYS[3])
+  redis.call('HSET', KEYS[2], 'seq', seq, 'job', ARGV[1], 'action', ARGV[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[6])
+end
+redis.call('HSET', job, 'action', ARGV[2], 'account_id', ARGV[3], 'tweet_id', ARGV[4],
+  'state', 'queued', 'attempts', 0, 'charged', 0, 'seq', seq, 'delivered', '1',
+  'created_at', ARGV[5], 'updated_at', ARGV[5])
+redis.call('EXPIRE', job, ARGV[6])
+return 1

@@ -1,0 +1,114 @@
+"""The parking lot: jobs waiting for a retry or a rate window, and the mover that re-publishes
+them when due.
+
+Waits never sit in a Celery ETA (on Redis an ETA longer than the visibility timeout is delivered
+again, and ETA tasks are held in worker memory). A parked job is a sorted-set member scored by
+its due time plus its ready-made message; every worker runs a mover, and the move is one Lua
+script, so each due job is published exactly once whichever worker moves it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+
+from worker.core import clock
+from worker.core.keys import Keys
+from worker.domain import lanes
+from worker.domain.scripts import Scripts
+
+log = logging.getLogger(__name__)
+
+MOVE_INTERVAL = 0.25
+MOVE_BATCH = 500
+
+
+class Mover:
+    def __init__(self, client: redis.Redis, keys: Keys, queue: str,
+                 rate: tuple[int, int] = (50, 900)) -> None:
+        self._keys = keys
+        self._queue = queue
+        self._rate_limit, self._rate_window = rate
+        self._scripts = Scripts(client)
+
+    def move_due(self, now: float | None = None) -> int:
+        """Publish up to MOVE_BATCH due jobs, and release waiting jobs whose rate window has
+        come; returns how many moved."""
+        moment = clock.now() if now is None else now
+        moved = self._scripts.move_due(
+            keys=[self._keys.parked, self._keys.parked_messages, self._queue, self._keys.seq,
+                  lanes.lane(self._queue, lanes.OVERFLOW)],
+            args=[clock.ms(moment), MOVE_BATCH, self._keys.job(""), clock.iso(moment),
+                  f"{self._keys.prefix}:", lanes.FAST_LANE_SHARE, lanes.LANE_COUNT_TTL,
+                  lanes.OVERFLOW],
+        )
+        released = self._scripts.release(
+            keys=[self._keys.groups, self._keys.parked_messages,
+                  lanes.lane(self._queue, lanes.RELEASED)],
+            args=[clock.ms(moment), MOVE_BATCH, f"{self._keys.prefix}:", self._rate_limit,
+                  self._rate_window, clock.iso(moment), lanes.RELEASED],
+        )
+        return int(moved) + int(released)
+
+
+HEARTBEAT_EVERY = 2.0
+# Expiring old dead letters (RTQ_DLQ_TTL) needs no precision: once a minute is plenty.
+HOUSEKEEPING_EVERY = 60.0
+HEARTBEAT_TTL = 10
+
+
+class MoverThread(threading.Thread):
+    """Runs `Mover.move_due` every MOVE_INTERVAL seconds until stopped, and keeps the worker's
+    heartbeat (a key that expires HEARTBEAT_TTL seconds after the worker stops beating)."""
+
+    def __init__(self, mover: Mover, interval: float = MOVE_INTERVAL,
+                 heartbeat: tuple[redis.Redis, str] | None = None,
+                 housekeeping: Callable[[], object] | None = None) -> None:
+        super().__init__(name="rtq-parking-mover", daemon=True)
+        self._mover = mover
+        self._heartbeat = heartbeat
+        self._housekeeping = housekeeping
+        self._last_beat = 0.0
+        self._last_housekeeping = 0.0
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._failing = False
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                while self._mover.move_due() >= MOVE_BATCH:
+                    pass
+                self._beat()
+                if (self._housekeeping is not None
+                        and time.monotonic() - self._last_housekeeping >= HOUSEKEEPING_EVERY):
+                    self._last_housekeeping = time.monotonic()
+                    self._housekeeping()
+                if self._failing:
+                    log.info("parking mover: Redis reachable again")
+                    self._failing = False
+            except redis.RedisError as exc:
+                # Redis restarting: keep trying quietly, say so once.
+                if not self._failing:
+                    log.warning("parking mover: Redis unavailable (%s); retrying",
+                                type(exc).__name__)
+                    self._failing = True
+
+    def _beat(self) -> None:
+        if self._heartbeat is None or time.monotonic() - self._last_beat < HEARTBEAT_EVERY:
+            return
+        client, key = self._heartbeat
+        client.set(key, clock.now_iso(), ex=HEARTBEAT_TTL)
+        self._last_beat = time.monotonic()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._heartbeat is not None:
+            client, key = self._heartbeat
+            with contextlib.suppress(redis.RedisError):
+                client.delete(key)

@@ -1,0 +1,6 @@
+"""Operations: what operators read. Reads the domain's records; never changes a job.
+
+    stats.py    one snapshot of queues, lanes, parked jobs, accounts and outcomes (`rtq stats`)
+    metrics.py  the Prometheus exporter (`rtq metrics`)
+    flower.py   Flower's command line, login and the task-sent events producers publish
+"""

@@ -1,0 +1,145 @@
+"""Prometheus metrics Flower lacks, read from Redis on each scrape (`rtq metrics`).
+
+A custom collector turns a `worker.ops.stats.Snapshot` into metric families, so one endpoint covers
+every worker on every host without prometheus_client's multiprocess mode. The counters are
+Redis hashes every process increments; Prometheus sees them as ordinary counters (they reset
+only if Redis loses its data).
+
+    rtq_up                                    1 if the last scrape could read Redis, else 0
+    rtq_queue_depth                           messages waiting in the Celery queue (every
+                                              lane: worker/domain/lanes.py)
+    rtq_jobs_running                          delivered to a worker and not yet finished
+    rtq_jobs_parked{reason}                   retry | rate_window | reauthorization
+    rtq_rate_window_waiting_jobs{account,endpoint}   per group waiting for its rate window
+    rtq_dead_letters{reason}                  dead-letter entries
+    rtq_dead_letter_oldest_age_seconds        age of the oldest entry (0 when there is none)
+    rtq_jobs_total{outcome}                   deliveries that ended in each outcome (a job
+                                              retried twice counts `deferred` twice)
+    rtq_x_calls_total{status}                 calls to X by HTTP status ("none": no answer)
+    rtq_budget_remaining{account,endpoint}    calls left in the current window, as rtq knows it
+    rtq_budget_limit{account,endpoint}        the window's size
+    rtq_accounts{state}                       accounts by state (active, needs_reauth)
+    rtq_workers_alive                         workers whose heartbeat has not expired
+    rtq_scrape_duration_seconds               how long reading Redis took
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import redis
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from worker.domain.dlq import REASONS
+from worker.ops.stats import PARKED_REASONS, Snapshot, StatsReader
+
+log = logging.getLogger("rtq.metrics")
+
+# Every outcome is exported from the start (at 0), so rate() sees its first increment.
+OUTCOMES = ("succeeded", "skipped", "superseded", "deferred", "dead")
+
+
+class RtqCollector:
+    """Reads Redis on every scrape (prometheus_client's `Collector` protocol)."""
+
+    def __init__(self, reader: StatsReader) -> None:
+        self._reader = reader
+        self._failing = False
+
+    def collect(self) -> Iterator[Metric]:
+        started = time.monotonic()
+        try:
+            snapshot = self._reader.snapshot()
+        except redis.RedisError as exc:
+            if not self._failing:
+                log.warning("metrics: Redis unavailable (%s)", type(exc).__name__)
+                self._failing = True
+            yield GaugeMetricFamily("rtq_up", "1 if the last scrape could read Redis, else 0",
+                                    value=0)
+            return
+        self._failing = False
+        yield GaugeMetricFamily("rtq_up", "1 if the last scrape could read Redis, else 0",
+                                value=1)
+        yield from families(snapshot)
+        yield GaugeMetricFamily("rtq_scrape_duration_seconds",
+                                "How long reading rtq's state from Redis took",
+                                value=time.monotonic() - started)
+
+
+def families(snapshot: Snapshot) -> Iterator[Metric]:
+    """The metric families for one snapshot."""
+    yield GaugeMetricFamily("rtq_queue_depth", "Messages waiting in the Celery queue",
+                            value=snapshot.queue_depth)
+    yield GaugeMetricFamily("rtq_jobs_running",
+                            "Jobs delivered to a worker and not yet finished (kombu unacked)",
+                            value=snapshot.running)
+
+    parked = GaugeMetricFamily(
+        "rtq_jobs_parked", "Jobs waiting outside the queue: retry (backoff or a busy pair), "
+        "rate_window (the account's budget), reauthorization (held for new credentials)",
+        labels=["reason"])
+    for reason in PARKED_REASONS:
+        parked.add_metric([reason], snapshot.parked.get(reason, 0))
+    yield parked
+
+    waiting = GaugeMetricFamily("rtq_rate_window_waiting_jobs",
+                                "Jobs waiting for the rate window of (account, endpoint)",
+                                labels=["account", "endpoint"])
+    for (account_id, endpoint), count in sorted(snapshot.waiting.items()):
+        waiting.add_metric([account_id, endpoint], count)
+    yield waiting
+
+    dead = GaugeMetricFamily("rtq_dead_letters", "Dead-letter entries by reason",
+                             labels=["reason"])
+    for reason in sorted(set(REASONS) | set(snapshot.dead_letters)):
+        dead.add_metric([reason], snapshot.dead_letters.get(reason, 0))
+    yield dead
+    yield GaugeMetricFamily("rtq_dead_letter_oldest_age_seconds",
+                            "Seconds since the oldest dead letter failed (0 when there is none)",
+                            value=snapshot.dead_letter_oldest_age or 0.0)
+
+    outcomes = CounterMetricFamily("rtq_jobs", "Deliveries that ended in each outcome",
+                                   labels=["outcome"])
+    for outcome in sorted(set(OUTCOMES) | set(snapshot.outcomes)):
+        outcomes.add_metric([outcome], snapshot.outcomes.get(outcome, 0))
+    yield outcomes
+
+    calls = CounterMetricFamily("rtq_x_calls", "Calls to X by HTTP status (none: no answer)",
+                                labels=["status"])
+    for status, count in sorted(snapshot.calls.items()):
+        calls.add_metric([status], count)
+    yield calls
+
+    remaining = GaugeMetricFamily("rtq_budget_remaining",
+                                  "Calls left in the current rate window, as rtq knows it",
+                                  labels=["account", "endpoint"])
+    limit = GaugeMetricFamily("rtq_budget_limit", "Calls allowed per rate window",
+                              labels=["account", "endpoint"])
+    states: Counter[str] = Counter()
+    for info in snapshot.accounts:
+        states[info.state] += 1
+        for endpoint, budget in sorted(info.budgets.items()):
+            if budget.remaining is not None:
+                remaining.add_metric([info.account_id, endpoint], budget.remaining)
+            if budget.limit is not None:
+                limit.add_metric([info.account_id, endpoint], budget.limit)
+    yield remaining
+    yield limit
+
+    accounts = GaugeMetricFamily("rtq_accounts", "Accounts by state", labels=["state"])
+    for state in sorted({"active", "needs_reauth", *states}):
+        accounts.add_metric([state], states.get(state, 0))
+    yield accounts
+    yield GaugeMetricFamily("rtq_workers_alive", "Workers whose heartbeat has not expired",
+                            value=len(snapshot.workers))
+
+
+def registry(reader: StatsReader) -> CollectorRegistry:
+    """A registry holding only rtq's collector (no process metrics of the exporter itself)."""
+    result = CollectorRegistry(auto_describe=False)
+    result.register(RtqCollector(reader))
+    return result

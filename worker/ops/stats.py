@@ -1,0 +1,198 @@
+"""What the queue looks like right now, read from Redis: `rtq stats` prints it and `rtq metrics`
+exposes it to Prometheus.
+
+Everything comes from keys every worker and producer already writes (worker/core/keys.py), so one
+reader covers every host and process; nothing here writes.
+
+    queue depth       LLEN of every list of the Celery queue (RTQ_QUEUE and kombu's priority
+                      lists, which rtq uses as fair lanes: worker/domain/lanes.py)
+    running           HLEN of kombu's `unacked` hash: delivered to a worker and not yet acked
+                      (with acks_late and prefetch 1, a job being run; a dead worker's job stays
+                      there until the visibility timeout restores it)
+    parked            retry      the parked sorted set (backoff after a 5xx or timeout, or a
+                                 busy pair)
+                      rate_window  the `waiting` sorted sets of every group (account, endpoint)
+                                 waiting for its rate window
+                      reauthorization  the `held` lists of accounts that need new credentials
+    dead letters      by reason, and the oldest entry's failure time
+    outcomes, calls   the `outcomes` and `call_statuses` hashes (counters since Redis began)
+    workers           heartbeat keys (each worker's main process renews its key every 2 s; it
+                      expires 10 s after the worker stops)
+    accounts          state, rate limit and budgets (AccountStore.list)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from worker.core import clock
+from worker.core.keys import Keys
+from worker.core.settings import Settings
+from worker.domain import lanes
+from worker.domain.accounts import AccountInfo, AccountStore
+from worker.domain.dlq import REASONS
+
+PARKED_REASONS = ("retry", "rate_window", "reauthorization")
+_SCAN_COUNT = 5000
+_DLQ_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The queue's state at `taken_at` (epoch seconds)."""
+
+    taken_at: float
+    queue_depth: int
+    running: int
+    parked: dict[str, int]
+    waiting: dict[tuple[str, str], int]
+    dead_letters: dict[str, int]
+    dead_letter_oldest: float | None
+    outcomes: dict[str, int]
+    calls: dict[str, int]
+    workers: dict[str, str]
+    accounts: list[AccountInfo] = field(default_factory=list)
+
+    @property
+    def dead_letter_total(self) -> int:
+        return sum(self.dead_letters.values())
+
+    @property
+    def dead_letter_oldest_age(self) -> float | None:
+        """Seconds since the oldest dead letter failed, or None when there is none."""
+        if self.dead_letter_oldest is None:
+            return None
+        return max(0.0, self.taken_at - self.dead_letter_oldest)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The `rtq stats --json` document."""
+        waiting_by_account: dict[str, dict[str, int]] = {}
+        for (account_id, endpoint), count in self.waiting.items():
+            waiting_by_account.setdefault(account_id, {})[endpoint] = count
+        return {
+            "taken_at": clock.iso(self.taken_at),
+            "queue": self.queue_depth,
+            "running": self.running,
+            "parked": dict(self.parked),
+            "dead_letters": {
+                "total": self.dead_letter_total,
+                "by_reason": {r: n for r, n in self.dead_letters.items() if n},
+                "oldest_failed_at": (clock.iso(self.dead_letter_oldest)
+                                     if self.dead_letter_oldest is not None else None),
+            },
+            "workers": [{"name": name, "last_beat": beat}
+                        for name, beat in sorted(self.workers.items())],
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "calls": dict(sorted(self.calls.items())),
+            "accounts": [
+                {**info.as_dict(), "waiting": waiting_by_account.get(info.account_id, {})}
+                for info in self.accounts
+            ],
+        }
+
+
+class StatsReader:
+    """Reads a `Snapshot`. Long-lived readers (the metrics endpoint) remember each dead letter's
+    reason by entry id, so a scrape reads only the entries added since the last one (entries
+    never change; their ids are never reused)."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self._redis = client
+        self._settings = settings
+        self._keys = Keys(settings.key_prefix)
+        self._accounts = AccountStore(client, self._keys)
+        self._reasons: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> Snapshot:
+        keys = self._keys
+        taken_at = clock.now()
+        pipe = self._redis.pipeline(transaction=False)
+        for name in lanes.all_lanes(self._settings.queue_key):
+            pipe.llen(name)
+        pipe.hlen(self._settings.kombu_prefix + "unacked")
+        pipe.zcard(keys.parked)
+        pipe.zrange(keys.groups, 0, -1)
+        pipe.hgetall(keys.outcomes)
+        pipe.hgetall(keys.call_statuses)
+        pipe.zrange(keys.dlq_index, 0, 0, withscores=True)
+        *depths, running, parked_retry, groups, outcomes, calls, oldest = pipe.execute()
+        queue_depth = sum(int(depth) for depth in depths)
+        waiting = self._waiting(groups)
+        accounts = self._accounts.list()
+        parked = {
+            "retry": int(parked_retry),
+            "rate_window": sum(waiting.values()),
+            "reauthorization": sum(info.held for info in accounts),
+        }
+        return Snapshot(
+            taken_at=taken_at,
+            queue_depth=int(queue_depth),
+            running=int(running),
+            parked=parked,
+            waiting=waiting,
+            dead_letters=self._dead_letters(),
+            dead_letter_oldest=float(oldest[0][1]) / 1000 if oldest else None,
+            outcomes=_counts(outcomes),
+            calls=_counts(calls),
+            workers=self._workers(),
+            accounts=accounts,
+        )
+
+    def _waiting(self, groups: list[str]) -> dict[tuple[str, str], int]:
+        pairs = [tuple(group.rsplit(":", 1)) for group in groups if ":" in group]
+        if not pairs:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for account_id, endpoint in pairs:
+            pipe.zcard(self._keys.waiting(account_id, endpoint))
+        return {(account_id, endpoint): int(count)
+                for (account_id, endpoint), count in zip(pairs, pipe.execute(), strict=True)}
+
+    def _dead_letters(self) -> dict[str, int]:
+        """Entries by reason (every known reason present, zero when none)."""
+        ids = self._redis.zrange(self._keys.dlq_index, 0, -1)
+        with self._lock:
+            unknown = [entry_id for entry_id in ids if entry_id not in self._reasons]
+            for start in range(0, len(unknown), _DLQ_BATCH):
+                chunk = unknown[start:start + _DLQ_BATCH]
+                for entry_id, raw in zip(chunk, self._redis.hmget(self._keys.dlq_entries, chunk),
+                                         strict=True):
+                    if raw is not None:
+                        self._reasons[entry_id] = _reason_of(raw)
+            present = set(ids)
+            for gone in [entry_id for entry_id in self._reasons if entry_id not in present]:
+                del self._reasons[gone]
+            counts = dict.fromkeys(REASONS, 0)
+            for entry_id in ids:
+                reason = self._reasons.get(entry_id)
+                if reason is not None:
+                    counts[reason] = counts.get(reason, 0) + 1
+        return counts
+
+    def _workers(self) -> dict[str, str]:
+        """Alive workers (name -> last heartbeat, ISO) from their expiring heartbeat keys."""
+        prefix = self._keys.worker("")
+        names = [key[len(prefix):] for key in
+                 self._redis.scan_iter(match=prefix + "*", count=_SCAN_COUNT)]
+        if not names:
+            return {}
+        beats = self._redis.mget([prefix + name for name in names])
+        return {name: beat for name, beat in zip(names, beats, strict=True) if beat is not None}
+
+
+def _counts(fields: dict[str, str]) -> dict[str, int]:
+    return {name: int(value) for name, value in fields.items() if value.lstrip("-").isdigit()}
+
+
+def _reason_of(raw: str) -> str:
+    try:
+        reason = json.loads(raw).get("reason")
+    except (ValueError, AttributeError):
+        return "unreadable"
+    return reason if isinstance(reason, str) else "unreadable"
