@@ -20,6 +20,8 @@ from worker.core.settings import Settings
 from worker.domain import lanes
 from worker.domain.messages import build_message, new_delivery_tags, new_job_ids
 from worker.domain.scripts import Scripts
+from worker.domain.scripts.contract import args_of, call_of
+from worker.domain.scripts.queueing import EnqueueInput, EnqueueJob, enqueue_results
 from worker.ops.flower import SentEvents, SentJob, events_topic
 
 BATCH_SIZE = 1000
@@ -109,44 +111,49 @@ class Producer:
         events_head, events_tail = events.multi(tags[-1])
         # Shared by the batch, passed once.
         now_ms = clock.ms(moment)  # the record keeps ms, other fields ISO: the same instant
-        args: list[str | int] = [
-            clock.iso_ms(now_ms), now_ms, f"{keys.prefix}:", settings.rate_limit,
-            settings.rate_window, "" if require_account else "1", self._topic,
-            events_head, events_tail, lanes.FAST_LANE_SHARE, lanes.LANE_COUNT_TTL, lanes.OVERFLOW,
-        ]
+        call = call_of(EnqueueInput(
+            accounts=keys.accounts, seq=keys.seq, queue=self._queue, parked=keys.parked,
+            parked_messages=keys.parked_messages, dlq_index=keys.dlq_index,
+            dlq_entries=keys.dlq_entries, groups=keys.groups, overflow_lane=self._overflow,
+            now_iso=clock.iso_ms(now_ms), now_ms=now_ms, key_prefix=f"{keys.prefix}:",
+            default_limit=settings.rate_limit, default_window=settings.rate_window,
+            force=not require_account, events_channel=self._topic, events_head=events_head,
+            events_tail=events_tail, lane_share=lanes.FAST_LANE_SHARE,
+            lane_count_ttl=lanes.LANE_COUNT_TTL, overflow_priority=lanes.OVERFLOW))
+        args = call.args
         default_ttl = settings.job_ttl
         for index, (job_id, job) in enumerate(zip(ids, batch, strict=True)):
             at = None if job.at is None else clock.iso(job.at)
-            args += (job.account_id, job.tweet_id, job_id, job.action,
-                     build_message(job.action, job_id, job.account_id, job.tweet_id,
-                                   tags[index], queue=settings.queue),
-                     default_ttl if job.at is None else self._ttl_for(job),
-                     entries[index] if entries else "",
-                     "" if job.at is None else clock.ms(job.at),
-                     events.body(SentJob(job_id, job.action, job.account_id, job.tweet_id, at)),
-                     # A retweet and its undo-after share one: they do not cancel each other.
-                     job.pair)
-        packed = self._scripts.enqueue.pack(
-            [keys.accounts, keys.seq, self._queue, keys.parked, keys.parked_messages,
-             keys.dlq_index, keys.dlq_entries, keys.groups, self._overflow], args)
-        return ids, packed
+            args += args_of(EnqueueJob(
+                account_id=job.account_id, tweet_id=job.tweet_id, job_id=job_id,
+                action=job.action,
+                message=build_message(job.action, job_id, job.account_id, job.tweet_id,
+                                      tags[index], queue=settings.queue),
+                job_ttl=default_ttl if job.at is None else self._ttl_for(job),
+                replaces=entries[index] if entries else None,
+                due_ms=None if job.at is None else clock.ms(job.at),
+                sent_event=events.body(SentJob(job_id, job.action, job.account_id,
+                                               job.tweet_id, at)),
+                # A retweet and its undo-after share one: they do not cancel each other.
+                pair=job.pair))
+        return ids, self._scripts.enqueue.pack(call.keys, args)
 
     @staticmethod
     def _check_results(batch: list[JobRequest], ids: list[str], results: object,
                        before: list[str]) -> list[str]:
         """The batch's ids, or the first refused job's error (the batch's other jobs are
         enqueued: the error's `enqueued` names them after `before`, the earlier batches')."""
-        if not isinstance(results, list) or len(results) != len(batch):
+        parsed = enqueue_results(results, len(batch))
+        if parsed is None:
             raise EnqueueError(f"Redis answered the enqueue script unexpectedly: {results!r:.200}",
                                enqueued=tuple(before))
-        refused = [(job, result) for job, result in zip(batch, results, strict=True)
-                   if not isinstance(result, int)]
+        refused = [(job, result) for job, result in zip(batch, parsed, strict=True)
+                   if isinstance(result, str)]
         if not refused:
             return ids
-        enqueued = (*before, *(job_id for job_id, result in zip(ids, results, strict=True)
+        enqueued = (*before, *(job_id for job_id, result in zip(ids, parsed, strict=True)
                                if isinstance(result, int)))
-        job, result = refused[0]
-        reason = result.decode() if isinstance(result, bytes) else str(result)
+        job, reason = refused[0]
         if reason == "unknown_account":
             raise InvalidJob("account_id", f"unknown account {job.account_id}",
                              enqueued=enqueued)

@@ -1,4 +1,4 @@
-"""`worker.domain.service.parse_job` and `echo`: what a task message must look like, what we
+"""`worker.domain.job.parse_job` and `echo`: what a task message must look like, what we
 keep of it."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from worker.core.errors import MalformedMessage
-from worker.domain.service import Job, echo, parse_job
+from worker.domain.job import Job, echo, parse_job
 
 JOB_ID = "6f1c1a2e-0000-4000-8000-000000000001"
 GOOD = {"account_id": "7588892", "tweet_id": "1234567890123456789"}

@@ -16,8 +16,8 @@ from worker.core.keys import Keys
 from worker.core.observability import DEAD_LETTER_LOGGED, report_dead_letter
 from worker.core.redis_client import connect
 from worker.domain.dlq import DeadLetter, DeadLetters, new_entry_id
+from worker.domain.job import echo
 from worker.domain.messages import TASK_NAMES
-from worker.domain.service import echo
 
 _ACTIONS_BY_TASK = {name: action for action, name in TASK_NAMES.items()}
 

@@ -22,6 +22,8 @@ from worker.core.keys import Keys
 from worker.core.redis_client import connect
 from worker.domain.messages import TASK_NAMES, body_text
 from worker.domain.scripts import Scripts
+from worker.domain.scripts.contract import call_of
+from worker.domain.scripts.queueing import DeliverInput
 
 log = logging.getLogger("rtq.worker")
 _ACTIONS_BY_TASK = {name: action for action, name in TASK_NAMES.items()}
@@ -77,9 +79,12 @@ def delivery_call(message: dict[str, Any]) -> tuple[list[str], list[Any]] | None
     except (InvalidId, ValueError, TypeError, KeyError, AttributeError):
         return None
     keys, _, ttl = _context()
-    return ([keys.job(job_id), keys.intent(account_id, tweet_id), keys.seq,
-             keys.lane_count(account_id)],
-            [job_id, action, account_id, tweet_id, clock.now_iso(), ttl, keys.job("")])
+    call = call_of(DeliverInput(
+        job=keys.job(job_id), intent=keys.intent(account_id, tweet_id), seq=keys.seq,
+        lane_count=keys.lane_count(account_id), job_id=job_id, action=action,
+        account_id=account_id, tweet_id=tweet_id, now_iso=clock.now_iso(), job_ttl=ttl,
+        job_key_prefix=keys.job("")))
+    return call.keys, call.args
 
 
 def deliver_script() -> Script:

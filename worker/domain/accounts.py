@@ -168,13 +168,16 @@ class AccountStore:
             self._redis.hset(self._keys.account_meta(account_id), "state", "active")
             return 0
         from worker.domain.scripts import Scripts
+        from worker.domain.scripts.contract import call_of
+        from worker.domain.scripts.queueing import ReleaseHeldInput, count
 
-        released = Scripts(self._redis).release_held(
-            keys=[self._keys.account_meta(account_id), self._keys.held(account_id),
-                  self._keys.parked_messages, lanes.lane(self._queue_key, lanes.RELEASED)],
-            args=[self._keys.job(""), clock.now_iso(), lanes.RELEASED],
-        )
-        return int(released)
+        call = call_of(ReleaseHeldInput(
+            account_meta=self._keys.account_meta(account_id), held=self._keys.held(account_id),
+            parked_messages=self._keys.parked_messages,
+            released_lane=lanes.lane(self._queue_key, lanes.RELEASED),
+            job_key_prefix=self._keys.job(""), now_iso=clock.now_iso(),
+            released_priority=lanes.RELEASED))
+        return count(Scripts(self._redis).release_held(keys=call.keys, args=call.args))
 
     def set_rate_limit(self, account_id: str, rate: tuple[int, int] | None) -> None:
         """This account's calls per window (None: back to RTQ_RATE_LIMIT). Its learned budgets

@@ -21,6 +21,8 @@ import redis
 from worker.core import clock
 from worker.core.keys import Keys
 from worker.domain.scripts import Scripts
+from worker.domain.scripts.contract import call_of
+from worker.domain.scripts.queueing import TrimInput, trimmed
 
 log = logging.getLogger("rtq.dlq")
 
@@ -160,9 +162,10 @@ class DeadLetters:
     def trim(self) -> tuple[int, int]:
         """Apply RTQ_DLQ_TTL and RTQ_DLQ_MAX; log what was dropped."""
         oldest_kept = clock.ms(clock.now() - self._ttl)
-        keys, args = [self._keys.dlq_index, self._keys.dlq_entries], [self._max, oldest_kept]
-        result = Scripts(self._redis).trim_dlq(keys=keys, args=args)
-        aged, capped = (int(n) for n in result)
+        call = call_of(TrimInput(dlq_index=self._keys.dlq_index,
+                                 dlq_entries=self._keys.dlq_entries, max_entries=self._max,
+                                 oldest_kept_ms=oldest_kept))
+        aged, capped = trimmed(Scripts(self._redis).trim_dlq(keys=call.keys, args=call.args))
         log_trim(aged, capped, self._max, self._ttl)
         return aged, capped
 

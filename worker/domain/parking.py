@@ -21,6 +21,8 @@ from worker.core import clock
 from worker.core.keys import Keys
 from worker.domain import lanes
 from worker.domain.scripts import Scripts
+from worker.domain.scripts.contract import call_of
+from worker.domain.scripts.queueing import MoveDueInput, ReleaseInput, count
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +42,21 @@ class Mover:
         """Publish up to MOVE_BATCH due jobs, and release waiting jobs whose rate window has
         come; returns how many moved."""
         moment = clock.now() if now is None else now
-        moved = self._scripts.move_due(
-            keys=[self._keys.parked, self._keys.parked_messages, self._queue, self._keys.seq,
-                  lanes.lane(self._queue, lanes.OVERFLOW)],
-            args=[clock.ms(moment), MOVE_BATCH, self._keys.job(""), clock.iso(moment),
-                  f"{self._keys.prefix}:", lanes.FAST_LANE_SHARE, lanes.LANE_COUNT_TTL,
-                  lanes.OVERFLOW],
-        )
-        released = self._scripts.release(
-            keys=[self._keys.groups, self._keys.parked_messages,
-                  lanes.lane(self._queue, lanes.RELEASED)],
-            args=[clock.ms(moment), MOVE_BATCH, f"{self._keys.prefix}:", self._rate_limit,
-                  self._rate_window, clock.iso(moment), lanes.RELEASED],
-        )
-        return int(moved) + int(released)
+        keys, now_ms, now_iso = self._keys, clock.ms(moment), clock.iso(moment)
+        move = call_of(MoveDueInput(
+            parked=keys.parked, parked_messages=keys.parked_messages, queue=self._queue,
+            seq=keys.seq, overflow_lane=lanes.lane(self._queue, lanes.OVERFLOW),
+            now_ms=now_ms, batch_limit=MOVE_BATCH, job_key_prefix=keys.job(""),
+            now_iso=now_iso, key_prefix=f"{keys.prefix}:", lane_share=lanes.FAST_LANE_SHARE,
+            lane_count_ttl=lanes.LANE_COUNT_TTL, overflow_priority=lanes.OVERFLOW))
+        release = call_of(ReleaseInput(
+            groups=keys.groups, parked_messages=keys.parked_messages,
+            released_lane=lanes.lane(self._queue, lanes.RELEASED), now_ms=now_ms,
+            max_groups=MOVE_BATCH, key_prefix=f"{keys.prefix}:",
+            default_limit=self._rate_limit, default_window=self._rate_window, now_iso=now_iso,
+            released_priority=lanes.RELEASED))
+        moved = count(self._scripts.move_due(keys=move.keys, args=move.args))
+        return moved + count(self._scripts.release(keys=release.keys, args=release.args))
 
 
 HEARTBEAT_EVERY = 2.0

@@ -13,14 +13,39 @@
 --                          group's list until the mover releases it (parked here)
 --   {'go', attempts, charged, history, sealed}  the claim is ours: call X with the account's
 --                          credentials, still encrypted as stored ('' if none are stored)
--- KEYS: 1 job, 2 intent, 3 claim, 4 known, 5 seq, 6 account meta, 7 budget (account, endpoint),
---       8 24-hour budget (account), 9 24-hour budget (app), 10 waiting (account, endpoint),
---       11 groups, 12 parked messages, 13 held (account), 14 accounts (sealed credentials),
---       15 outcome counters (a verdict settled or deferred here is counted here)
--- ARGV: 1 job_id, 2 action, 3 account_id, 4 tweet_id, 5 now (ISO), 6 lease (ms), 7 job ttl (s),
---       8 max deliveries, 9 worker (host:pid), 10 claim token (unique per delivery),
---       11 now (ms), 12 default limit, 13 default window (s), 14 this job's message,
---       15 group name (account:endpoint), 16 app budget key prefix ("rtq:budget:app:")
+-- KEYS
+--   1 job              the job's status record
+--   2 intent           the pair's latest intent
+--   3 claim            the pair's claim (a delivery's token, with a lease)
+--   4 known            the pair's known retweeted state
+--   5 seq              the intent sequence counter
+--   6 account_meta     the account's meta hash (state, rate limit, app)
+--   7 budget           the (account, endpoint) rate budget
+--   8 day_budget       the account's 24-hour budget
+--   9 app_day_budget   the default app's 24-hour budget
+--  10 waiting          the (account, endpoint) jobs waiting for the window
+--  11 groups           groups waiting for a window, by due time
+--  12 parked_messages  parked jobs' messages
+--  13 held             the account's held jobs
+--  14 accounts         sealed credentials
+--  15 outcomes         outcome counters (a verdict settled or deferred here is counted here)
+-- ARGV
+--   1 job_id
+--   2 action
+--   3 account_id
+--   4 tweet_id
+--   5 now_iso
+--   6 lease_ms          the claim's lease
+--   7 job_ttl           seconds
+--   8 max_deliveries
+--   9 worker            host:pid
+--  10 claim_token       unique per delivery
+--  11 now_ms
+--  12 default_limit     calls per window when X has said nothing yet
+--  13 default_window    seconds
+--  14 message           this job's message (kept while it waits)
+--  15 group             account:endpoint
+--  16 app_budget_prefix ("rtq:budget:app:")
 -- KEYS[9] is the 24-hour budget of the default app (RTQ_CONSUMER_KEY); an account with its own
 -- app keys has that app's id in its meta hash, and its budget key is built from it.
 local job = KEYS[1]

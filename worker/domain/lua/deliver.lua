@@ -7,9 +7,19 @@
 -- leave the fast lane's order.)
 -- A job of ours that entered the fast lane gives its place back to its account's share
 -- (worker/domain/lanes.py), once: a redelivered copy finds the mark gone.
--- KEYS: 1 job, 2 intent, 3 seq, 4 the account's fast-lane count
--- ARGV: 1 job_id, 2 action, 3 account_id, 4 tweet_id, 5 now (ISO), 6 job ttl (s),
---       7 job key prefix
+-- KEYS
+--   1 job             the job's status record
+--   2 intent          the pair's latest intent
+--   3 seq             the intent sequence counter
+--   4 lane_count      the account's fast-lane count
+-- ARGV
+--   1 job_id
+--   2 action
+--   3 account_id
+--   4 tweet_id
+--   5 now_iso
+--   6 job_ttl         seconds
+--   7 job_key_prefix
 local job = KEYS[1]
 if redis.call('EXISTS', job) == 1 then
   redis.call('HSETNX', job, 'delivered', '1')

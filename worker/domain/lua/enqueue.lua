@@ -10,21 +10,44 @@
 -- A job due now goes to the queue's fast lane while its account has fewer than its share of
 -- jobs there, else to the overflow lane (worker/domain/lanes.py), so one account's backlog never
 -- stands in front of another account's job.
--- KEYS: 1 accounts, 2 seq, 3 queue (its fast lane), 4 parked, 5 parked messages, 6 dlq index,
---       7 dlq entries, 8 groups, 9 the queue's overflow lane
--- ARGV (shared): 1 now (ISO), 2 now (ms), 3 key prefix with its colon ("rtq:"), 4 default
---       limit, 5 default window (s), 6 '1' to enqueue even for an account rtq has no
---       credentials for (a forced replay: the job waits to be dead-lettered again, or for the
---       account to be added first), 7 pub/sub channel of Celery's grouped task events
---       (`task.multi`), 8 and 9 the kombu message around the events' JSON list ('' for no
---       events), 10 fast-lane share per account, 11 fast-lane count ttl (s), 12 the overflow
---       lane's kombu priority
--- then one group of GROUP values per job: account_id, tweet_id, job_id, action, message,
---       job ttl (s), dead-letter entry to remove on replay ('' for none), due time (ms) of a
---       scheduled job ('' for now), its task-sent event (JSON): the accepted jobs' events are
---       published together at the end, as Celery publishes buffered events, and its pair token:
---       jobs enqueued together as one request (a retweet and its undo-after) share one, so
---       they do not cancel each other ('' for a job on its own)
+-- KEYS
+--   1 accounts          sealed credentials (an account must exist)
+--   2 seq               the intent sequence counter
+--   3 queue             the queue's fast lane
+--   4 parked
+--   5 parked_messages
+--   6 dlq_index
+--   7 dlq_entries
+--   8 groups
+--   9 overflow_lane     the queue's overflow lane
+-- ARGV (shared by the batch)
+--   1 now_iso
+--   2 now_ms
+--   3 key_prefix        with its colon ("rtq:")
+--   4 default_limit
+--   5 default_window    seconds
+--   6 force             '1' to enqueue even for an account rtq has no credentials for (a
+--                       forced replay: the job waits to be dead-lettered again, or for the
+--                       account to be added first)
+--   7 events_channel    pub/sub channel of Celery's grouped task events (`task.multi`)
+--   8 events_head       the kombu message around the events' JSON list ('' for no events)
+--   9 events_tail
+--  10 lane_share        fast-lane share per account
+--  11 lane_count_ttl    seconds
+--  12 overflow_priority the overflow lane's kombu priority
+-- ARGV (each job, GROUP values in this order, after the shared ones)
+--   1 account_id
+--   2 tweet_id
+--   3 job_id
+--   4 action
+--   5 message
+--   6 job_ttl           seconds
+--   7 replaces          dead-letter entry to remove on replay ('' for none)
+--   8 due_ms            due time of a scheduled job ('' for now)
+--   9 sent_event        its task-sent event (JSON): the accepted jobs' events are published
+--                       together at the end, as Celery publishes buffered events
+--  10 pair              jobs enqueued together as one request (a retweet and its undo-after)
+--                       share one, so they do not cancel each other ('' for a job on its own)
 -- Returns one result per job, in order: its intent sequence number, or the error's name
 -- ('unknown_account', 'no_such_entry').
 -- The script runs atomically, so what no job of the batch changes is read once per batch

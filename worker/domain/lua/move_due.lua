@@ -6,9 +6,21 @@
 -- A due job takes its account's share of the queue's fast lane like a job just enqueued
 -- (worker/domain/lanes.py), so a burst of one account's retries or scheduled jobs coming due at once
 -- waits in the overflow lane instead of in front of other accounts' jobs.
--- KEYS: 1 parked, 2 parked messages, 3 queue (its fast lane), 4 seq, 5 the queue's overflow lane
--- ARGV: 1 now (ms), 2 batch limit, 3 job key prefix, 4 now (ISO), 5 key prefix ("rtq:"),
---       6 fast-lane share per account, 7 fast-lane count ttl (s), 8 the overflow lane's priority
+-- KEYS
+--   1 parked
+--   2 parked_messages
+--   3 queue             the queue's fast lane
+--   4 seq
+--   5 overflow_lane
+-- ARGV
+--   1 now_ms
+--   2 batch_limit
+--   3 job_key_prefix
+--   4 now_iso
+--   5 key_prefix        ("rtq:")
+--   6 lane_share        fast-lane share per account
+--   7 lane_count_ttl    seconds
+--   8 overflow_priority
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, job_id in ipairs(due) do
   local message = redis.call('HGET', KEYS[2], job_id)

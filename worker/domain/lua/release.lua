@@ -6,9 +6,18 @@
 -- Released jobs go to the queue's released lane (worker/domain/lanes.py), behind fresh jobs: a window
 -- lets out up to a whole window's worth of one account's jobs at once, and they must not delay
 -- the next job of an idle account.
--- KEYS: 1 groups, 2 parked messages, 3 the queue's released lane
--- ARGV: 1 now (ms), 2 max groups per run, 3 key prefix ("rtq:"), 4 default limit,
---       5 default window (s), 6 now (ISO), 7 the released lane's kombu priority
+-- KEYS
+--   1 groups
+--   2 parked_messages
+--   3 released_lane
+-- ARGV
+--   1 now_ms
+--   2 max_groups        per run
+--   3 key_prefix        ("rtq:")
+--   4 default_limit
+--   5 default_window    seconds
+--   6 now_iso
+--   7 released_priority the released lane's kombu priority
 local now = tonumber(ARGV[1])
 local groups = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[2])
 local released = 0

@@ -3,8 +3,15 @@
 -- re-authorization, in the order they were held.
 -- They go to the queue's released lane (worker/domain/lanes.py): an account's whole backlog can come
 -- out at once, and it must not stand in front of other accounts' fresh jobs.
--- KEYS: 1 account meta, 2 held list, 3 parked messages, 4 the queue's released lane
--- ARGV: 1 job key prefix, 2 now (ISO), 3 the released lane's kombu priority
+-- KEYS
+--   1 account_meta
+--   2 held              the account's held list
+--   3 parked_messages
+--   4 released_lane
+-- ARGV
+--   1 job_key_prefix
+--   2 now_iso
+--   3 released_priority the released lane's kombu priority
 redis.call('HSET', KEYS[1], 'state', 'active')
 local released = 0
 while true do

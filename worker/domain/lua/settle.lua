@@ -1,22 +1,60 @@
 -- Record a job's outcome in one step: what X's answer said of the rate budgets (observe.lua),
 -- status record, known state, claim release, and either parking (deferred), holding (the account
 -- needs re-authorization) or a dead-letter entry (dead), and the outcome and call counters.
--- KEYS: 1 job, 2 claim, 3 known, 4 parked, 5 parked messages, 6 dlq index, 7 dlq entries,
---       8 outcome counters, 9 call status counters, 10 budget (account, endpoint),
---       11 24-hour budget (account), 12 24-hour budget (app), 13 groups, 14 account meta,
---       15 held (account)
--- ARGV: 1 job_id, 2 state, 3 now (ISO), 4 reason, 5 attempts, 6 charged, 7 history (JSON),
---       8 known ('1', '0' or ''), 9 known ttl (s), 10 due (ms or ''), 11 due (ISO),
---       12 the job's message (to publish when due, or to keep while held), 13 dlq entry id
---       (or ''), 14 dlq entry (JSON), 15 now (ms), 16 job ttl (s), 17 http status (or ''),
---       18 detail, 19 claim token of this delivery (the claim is released only if it is still
---       ours), 20 HTTP status of the call this delivery made ('none' if X never answered; ''
---       if it made no call),
---       21 '1' when X's answer carried rate news (then 22-30 are its header values: limit,
---       remaining, reset (ms) of KEYS 10, 11 and 12, '' when absent), 31 '1' when the answer
---       was a 429, 32 rate window (s), 33 group name (account:endpoint),
---       34 '1' when X refused the account's credentials (the account needs re-authorization),
---       35 '1' to hold the job in the account's held list until it is re-authorized
+-- KEYS
+--   1 job
+--   2 claim
+--   3 known
+--   4 parked
+--   5 parked_messages
+--   6 dlq_index
+--   7 dlq_entries
+--   8 outcomes            outcome counters
+--   9 call_statuses       call status counters
+--  10 budget              (account, endpoint)
+--  11 day_budget          24-hour budget (account)
+--  12 app_day_budget      24-hour budget (app)
+--  13 groups
+--  14 account_meta
+--  15 held                the account's held list
+-- ARGV
+--   1 job_id
+--   2 state
+--   3 now_iso
+--   4 reason
+--   5 attempts
+--   6 charged
+--   7 history             JSON
+--   8 known_state         '1', '0' or ''
+--   9 known_ttl           seconds
+--  10 due_ms              or ''
+--  11 due_iso
+--  12 message             the job's message (to publish when due, or to keep while held)
+--  13 dlq_entry_id        or ''
+--  14 dlq_entry           JSON
+--  15 now_ms
+--  16 job_ttl             seconds
+--  17 http_status         or ''
+--  18 detail
+--  19 claim_token         of this delivery (the claim is released only if it is still ours)
+--  20 call_status         HTTP status of the call this delivery made ('none' if X never
+--                         answered; '' if it made no call)
+--  21 rate_observed       '1' when X's answer carried rate news (then 22-30 are its header
+--                         values, '' when absent)
+--  22 limit               of KEYS 10
+--  23 remaining
+--  24 reset_ms
+--  25 user_day_limit      of KEYS 11
+--  26 user_day_remaining
+--  27 user_day_reset_ms
+--  28 app_day_limit       of KEYS 12
+--  29 app_day_remaining
+--  30 app_day_reset_ms
+--  31 rate_limited        '1' when the answer was a 429
+--  32 rate_window         seconds
+--  33 group               account:endpoint
+--  34 credentials_refused '1' when X refused the account's credentials (needs re-authorization)
+--  35 hold                '1' to hold the job in the account's held list until re-authorized
 local job = KEYS[1]
 if ARGV[21] == '1' then
   observe_rates({KEYS[10], KEYS[11], KEYS[12], KEYS[13]},

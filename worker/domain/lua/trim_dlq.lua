@@ -1,7 +1,11 @@
 -- Keep the dead-letter queue bounded: drop entries older than the TTL, then the oldest beyond
 -- the cap. Returns {removed for age, removed for the cap}.
--- KEYS: 1 dlq index, 2 dlq entries
--- ARGV: 1 max entries, 2 oldest failed_at kept (ms)
+-- KEYS
+--   1 dlq_index
+--   2 dlq_entries
+-- ARGV
+--   1 max_entries
+--   2 oldest_kept_ms    the oldest failed_at kept
 local function drop(ids)
   for i = 1, #ids, 500 do
     local chunk = {}
