@@ -29,6 +29,7 @@ INPUTS: dict[str, tuple[type, type | None]] = {
     "move_due": (queueing.MoveDueInput, None),
     "release": (queueing.ReleaseInput, None),
     "release_held": (queueing.ReleaseHeldInput, None),
+    "release_app": (queueing.ReleaseAppInput, None),
     "trim_dlq": (queueing.TrimInput, None),
 }
 LIBRARIES = {"lanes", "observe"}  # function libraries put in front of scripts: no KEYS/ARGV
@@ -119,6 +120,9 @@ def test_the_begin_reply_is_parsed_into_its_verdict() -> None:
     assert isinstance(go, begin.Go) and go.sealed == "sealed"
     assert (go.progress.attempts, go.progress.charged, go.progress.token) == (2, 1, "token")
     assert begin.parse_verdict(["wait", "1700000000000"], "t") == begin.Wait(1700000000000)
-    assert begin.parse_verdict(["held"], "t") == begin.Held()
+    assert begin.parse_verdict(["held", "locked"], "t") == begin.Held("locked")
+    assert begin.parse_verdict(["app_held", "a1", "credits_depleted"], "t") == begin.AppHeld(
+        "a1", "credits_depleted")
+    assert begin.parse_verdict(["breaker", "5"], "t") == begin.Paused(5)
     with pytest.raises(ValueError, match="unknown verdict 'nope'"):
         begin.parse_verdict(["nope"], "t")

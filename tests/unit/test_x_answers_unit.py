@@ -1,4 +1,4 @@
-"""`worker.x_api.client.read_answer`: how each of X's answers maps onto a result or an error.
+"""`worker.x_api.answers.read_answer`: how each of X's answers maps onto a result or an error.
 
 Bodies are the ones recorded in docs/x-api.md.
 """
@@ -12,7 +12,12 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 from worker.core.errors import (
+    AccountLocked,
+    AccountSuspended,
+    AppForbidden,
+    CreditsDepleted,
     Forbidden,
+    HoldError,
     InvalidRequest,
     NotFound,
     PermanentXError,
@@ -20,10 +25,11 @@ from worker.core.errors import (
     RateLimited,
     RetryableXError,
     Unauthorized,
+    UsageCapped,
     XError,
     XServerError,
 )
-from worker.x_api.client import XAnswer, read_answer
+from worker.x_api.answers import XAnswer, period_end, read_answer
 
 RATE_WINDOW = 900
 
@@ -181,13 +187,15 @@ def test_401_403_404_map_to_their_own_permanent_error(status, raw, error_class, 
         ("https://api.x.com/2/problems/unsupported-authentication", {}, "OAuth 1.0a"),
     ],
 )
-def test_a_403_permission_problem_is_forbidden_with_an_explanatory_hint(type_, extra, hint_words):
-    """403 oauth1-permissions / client-not-enrolled (either host prefix) explain the fix."""
+def test_a_403_permission_problem_holds_the_app_with_an_explanatory_hint(type_, extra,
+                                                                        hint_words):
+    """403 oauth1-permissions / client-not-enrolled / unsupported-authentication (either host
+    prefix) concern the whole app: AppForbidden, a hold, with X's words and what to change."""
     # Given X's own, terse explanation
     x_detail = "Your client app is not configured with the appropriate permissions."
     raw = problem(403, "Forbidden", x_detail, type_, **extra)
     # When the answer is read
-    with pytest.raises(Forbidden) as caught:
+    with pytest.raises(AppForbidden) as caught:
         read_answer(403, {}, raw)
     # Then X's detail is kept and our hint is added
     assert caught.value.detail.startswith(x_detail)
@@ -239,7 +247,7 @@ def test_a_403_that_is_not_already_retweeted_stays_forbidden(document):
 
 
 @pytest.mark.parametrize(
-    "status", [402, 405, 409, 410, 413, 415, 418, 422, 451],
+    "status", [405, 409, 410, 413, 415, 418, 422, 451],
 )
 def test_other_4xx_statuses_are_invalid_request(status):
     """4xx statuses without their own class (409, 422, ...) are permanent InvalidRequest."""
@@ -429,7 +437,7 @@ def test_a_huge_403_detail_with_a_hint_stays_bounded():
     """Even with our hint appended, a 403's detail stays short."""
     raw = problem(403, "Forbidden", "z" * 10_000,
                   "https://api.twitter.com/2/problems/oauth1-permissions")
-    with pytest.raises(Forbidden) as caught:
+    with pytest.raises(AppForbidden) as caught:
         read_answer(403, {}, raw)
     assert len(caught.value.detail) <= 1000
     assert "read+write" in caught.value.detail
@@ -449,3 +457,114 @@ def test_errors_carry_http_status_and_rate_info(status, error_class):
         read_answer(status, headers, problem(status, "t", "d"))
     assert caught.value.http_status == status
     assert caught.value.rate == RateInfo(limit=50, remaining=7, reset_at=float(reset))
+
+
+# -- conditions above one job (issue 14; shapes in docs/x-api.md) ---------------------------
+
+
+@pytest.mark.parametrize("document", [
+    # the shape the issue quotes, and one reported from production (koala73/worldmonitor#7156)
+    {"title": "CreditsDepleted", "detail": "Your enrolled account [1] does not have any credits "
+     "to fulfill this request.", "type": "https://api.twitter.com/2/problems/credits-depleted",
+     "status": 402},
+    {"title": "Payment Required", "detail": "credits depleted",
+     "type": "https://api.x.com/2/problems/credits-depleted"},
+    None,
+])
+def test_a_402_holds_the_app_for_its_credits(document):
+    """402, whatever its body, is the app's billing: CreditsDepleted, a hold, not a dead letter."""
+    raw = b"" if document is None else body(document)
+    with pytest.raises(CreditsDepleted) as caught:
+        read_answer(402, {"x-rate-limit-remaining": "49"}, raw)
+    assert isinstance(caught.value, HoldError) and not isinstance(caught.value, PermanentXError)
+    assert caught.value.reason == "credits_depleted" and caught.value.http_status == 402
+    assert caught.value.until is None
+
+
+USAGE_CAP = {"account_id": "1", "product_name": "standard-basic", "title": "UsageCapExceeded",
+             "period": "Monthly", "scope": "Product",
+             "detail": "Usage cap exceeded: Monthly product cap",
+             "type": "https://api.twitter.com/2/problems/usage-capped"}
+
+
+def test_a_usage_capped_429_holds_the_app_until_the_period_ends():
+    """A monthly usage cap is not a 15-minute window: the app waits for the month's end."""
+    headers = {"x-rate-limit-limit": "50", "x-rate-limit-remaining": "49",
+               "x-rate-limit-reset": str(int(time.time()) + 900)}
+    with pytest.raises(UsageCapped) as caught:
+        read_answer(429, headers, body(USAGE_CAP))
+    assert not isinstance(caught.value, RateLimited)
+    assert caught.value.until == period_end("Monthly", time.time())
+    assert caught.value.until > time.time() + 900
+    assert caught.value.detail == "Usage cap exceeded: Monthly product cap"
+
+
+def test_a_usage_cap_is_recognised_by_its_type_or_its_title_alone():
+    by_type = {"type": "https://api.x.com/2/problems/usage-capped", "detail": "capped"}
+    by_title = {"title": "UsageCapExceeded", "period": "Daily"}
+    for document in (by_type, by_title):
+        with pytest.raises(UsageCapped):
+            read_answer(429, {}, body(document))
+    with pytest.raises(UsageCapped) as caught:
+        read_answer(429, {}, body(by_type))
+    assert caught.value.until is None  # no period: an operator releases it
+
+
+def test_period_ends_are_the_next_utc_day_and_month():
+    # 2026-12-31T23:00:00Z
+    now = 1798758000.0
+    assert period_end("Daily", now) == 1798761600.0     # 2027-01-01T00:00:00Z
+    assert period_end("Monthly", now) == 1798761600.0
+    assert period_end("Monthly", 1795000000.0) == 1796083200.0  # 2026-11-18 -> 2026-12-01
+    assert period_end("Yearly", now) is None and period_end(None, now) is None
+
+
+@pytest.mark.parametrize(("document", "error_class"), [
+    ({"errors": [{"code": 326, "message": "To protect our users from spam and other malicious "
+                  "activity, this account is temporarily locked."}]}, AccountLocked),
+    ({"errors": [{"code": 64, "message": "Your account is suspended and is not permitted to "
+                  "access this feature."}]}, AccountSuspended),
+    ({"title": "Forbidden", "detail": "This account is temporarily locked.",
+      "type": "about:blank", "status": 403}, AccountLocked),
+    ({"title": "Forbidden", "detail": "This account is suspended.", "type": "about:blank",
+      "status": 403}, AccountSuspended),
+])
+def test_a_locked_or_suspended_account_holds_the_account(document, error_class):
+    """Legacy codes 326 and 64, and their v2 words, concern the account, not the tweet."""
+    with pytest.raises(error_class) as caught:
+        read_answer(403, {}, body(document))
+    assert caught.value.reason in ("locked", "suspended")
+
+
+@pytest.mark.parametrize("document", [
+    {"errors": [{"code": 453, "message": "You currently have access to a subset of X API V2 "
+                 "endpoints and limited v1.1 endpoints only."}]},
+    {"errors": [{"code": 261, "message": "Application cannot perform write actions."}]},
+])
+def test_legacy_app_level_403_codes_hold_the_app(document):
+    with pytest.raises(AppForbidden) as caught:
+        read_answer(403, {}, body(document))
+    assert "access level" in caught.value.detail or "write" in caught.value.detail
+
+
+def test_tweet_level_403s_stay_forbidden():
+    """Protected author or blocked (179): one tweet's problem, a dead letter for that job."""
+    document = {"errors": [{"code": 179, "message": "Sorry, you are not authorized to see this "
+                            "status."}]}
+    with pytest.raises(Forbidden) as caught:
+        read_answer(403, {}, body(document))
+    assert not isinstance(caught.value, HoldError)
+
+
+NOT_FOUND = problem(404, "Not Found Error", "Could not find tweet with tweet_id: [20].",
+                    "https://api.twitter.com/2/problems/resource-not-found")
+
+
+def test_an_undo_of_a_deleted_tweet_has_reached_its_goal():
+    """404 to an undo: the tweet is gone and so is any retweet of it; the state is 'not
+    retweeted'. The same 404 to a retweet stays NotFound."""
+    answer = read_answer(404, {"x-rate-limit-remaining": "3"}, NOT_FOUND, undo=True)
+    assert answer == XAnswer(retweeted=False, http_status=404, rate=answer.rate)
+    assert answer.rate.remaining == 3
+    with pytest.raises(NotFound):
+        read_answer(404, {}, NOT_FOUND)

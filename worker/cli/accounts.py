@@ -10,9 +10,9 @@ from typing import TextIO
 import click
 
 from worker.cli.common import Context, emit_json, fail, handle_errors, pass_context, print_table
+from worker.core.env import parse_rate
 from worker.core.ids import parse_account_id
-from worker.core.settings import parse_rate
-from worker.domain.accounts import AccountInfo
+from worker.domain.account_info import AccountInfo
 from worker.x_api.credentials import InvalidCredentials, parse_credentials
 
 

@@ -1,6 +1,7 @@
 """What every other part stands on; imports nothing else of rtq's.
 
     settings.py       Settings, read once from the environment into a frozen object
+    env.py            typed readers of environment variables (errors name the variable)
     redis_client.py   Redis clients (URL, Sentinel, TLS) with bounded timeouts
     redis_urls.py     the sentinel:// form parsed, and URLs redacted for messages and logs
     keys.py           the Redis key schema: every key rtq writes, under one prefix

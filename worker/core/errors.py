@@ -1,4 +1,5 @@
-"""The exception tree. Retry or dead-letter is decided from the type, in one place (`service`).
+"""The exception tree. Retry, hold or dead-letter is decided from the type, in one place
+(`service`).
 
     RtqError
      ├── XError                        an answer (or no answer) from X
@@ -6,10 +7,19 @@
      │    │    ├── XServerError        5xx, or an answer we cannot read
      │    │    └── XTransportError     timeout, connection refused/reset
      │    ├── RateLimited              429: defer to `reset_at`, spends no attempt
+     │    ├── HoldError                a condition of more than this job: it and its peers wait,
+     │    │    │                       spending no attempt, until released (or `until`)
+     │    │    ├── AppHeld             the whole app (consumer key / OAuth 2.0 client)
+     │    │    │    ├── CreditsDepleted   402                      hold credits_depleted
+     │    │    │    ├── UsageCapped       429 UsageCapExceeded     hold usage_capped (to period end)
+     │    │    │    └── AppForbidden      403 app permissions      hold app_forbidden
+     │    │    └── AccountHeld         the account, whatever the tweet
+     │    │         ├── AccountLocked     403 code 326 / "locked"   state locked
+     │    │         └── AccountSuspended  403 code 64 / "suspended" state suspended
      │    └── PermanentXError          a decision: dead-letter at once
      │         ├── InvalidRequest      400 (and other 4xx)     reason invalid_request
      │         ├── Unauthorized        401                     reason unauthorized
-     │         ├── Forbidden           403                     reason forbidden
+     │         ├── Forbidden           403 (this tweet)        reason forbidden
      │         └── NotFound            404                     reason not_found
      ├── MalformedMessage              a task message we cannot act on  (malformed_message)
      ├── UnknownAccount                no credentials for the account   (unknown_account)
@@ -81,6 +91,45 @@ class RateLimited(XError):
     def __init__(self, detail: str, *, reset_at: float, **kwargs: object) -> None:
         super().__init__(detail, **kwargs)  # type: ignore[arg-type]
         self.reset_at = reset_at
+
+
+class HoldError(XError):
+    """X refuses every call of an app or an account until someone acts (or, for a usage cap,
+    until the period ends: `until`, epoch seconds). `reason` names the hold."""
+
+    reason = "held"
+
+    def __init__(self, detail: str, *, until: float | None = None, **kwargs: object) -> None:
+        super().__init__(detail, **kwargs)  # type: ignore[arg-type]
+        self.until = until
+
+
+class AppHeld(HoldError):
+    pass
+
+
+class CreditsDepleted(AppHeld):
+    reason = "credits_depleted"
+
+
+class UsageCapped(AppHeld):
+    reason = "usage_capped"
+
+
+class AppForbidden(AppHeld):
+    reason = "app_forbidden"
+
+
+class AccountHeld(HoldError):
+    pass
+
+
+class AccountLocked(AccountHeld):
+    reason = "locked"
+
+
+class AccountSuspended(AccountHeld):
+    reason = "suspended"
 
 
 class PermanentXError(XError):

@@ -114,3 +114,27 @@ class Keys:
     def dlq_entries(self) -> str:
         """Hash entry_id -> JSON dead-letter entry."""
         return f"{self.prefix}:dlq:entries"
+
+    def app(self, app_id: str) -> str:
+        """Hash: an app held by X (state held, reason, detail, since, until_ms); absent when the
+        app is free. begin.lua builds it from the prefix and the account's app."""
+        return f"{self.prefix}:app:{app_id}"
+
+    def app_held(self, app_id: str) -> str:
+        """List: the jobs waiting for a held app, in the order they were held."""
+        return f"{self.prefix}:app:{app_id}:held"
+
+    @property
+    def app_holds(self) -> str:
+        """Sorted set app_id -> when its hold ends (ms; +inf until an operator releases it)."""
+        return f"{self.prefix}:app_holds"
+
+    @property
+    def breaker(self) -> str:
+        """Hash: the circuit breaker for calls to X (state open/half_open, until_ms, ...);
+        absent when closed."""
+        return f"{self.prefix}:breaker"
+
+    def breaker_window(self, index: int) -> str:
+        """Hash {calls, failures}: calls to X in one breaker window (expires after two)."""
+        return f"{self.prefix}:breaker:w:{index}"

@@ -177,6 +177,20 @@ def report_dead_letter(entry: Any) -> None:
         sentry_sdk.capture_message(f"job dead-lettered: {entry.reason}", level="error")
 
 
+def report_transition(message: str, *, level: str = "warning", **tags: str) -> None:
+    """One Sentry event for a condition that changes many jobs at once (an app or account
+    held, the breaker opening or closing): sent once per transition, never per job."""
+    if not _sentry_ready:
+        return
+    import sentry_sdk
+
+    with sentry_sdk.new_scope() as scope:
+        for name, value in tags.items():
+            scope.set_tag(name, value)
+        scope.fingerprint = ["rtq-transition", *tags.values()]
+        sentry_sdk.capture_message(message, level=level)  # type: ignore[arg-type]
+
+
 def before_send(event: Any, hint: Any) -> Any:
     record = hint.get("log_record") if isinstance(hint, dict) else None
     if record is not None and getattr(record, DEAD_LETTER_LOGGED, False):

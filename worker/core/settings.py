@@ -7,15 +7,11 @@ Every variable is validated when read; a bad value raises `SettingsError` naming
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet
-
+from worker.core.env import EnvReader
 from worker.core.errors import SettingsError
-from worker.core.redis_urls import parse_sentinel_url
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_X_API_URL = "https://api.x.com"
@@ -35,17 +31,28 @@ DEFAULT_MAX_DELIVERIES = 5
 DEFAULT_LOG_FORMAT = "text"
 DEFAULT_DLQ_MAX = 100_000
 DEFAULT_DLQ_TTL = 30 * 24 * 3600
+# The circuit breaker for calls to X (worker/domain/lua/settle.lua opens it, begin.lua obeys).
+DEFAULT_BREAKER_THRESHOLD = 0.5
+DEFAULT_BREAKER_MIN_CALLS = 20
+DEFAULT_BREAKER_WINDOW = 10
+DEFAULT_BREAKER_COOLDOWN = 15
+DEFAULT_BREAKER_PROBES = 3
 
-_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DEFAULT_QUEUE = "rtq"
 
 
-def parse_rate(text: str) -> tuple[int, int]:
-    """`LIMIT/SECONDS` (e.g. `50/900`: 50 calls per 15 minutes) as (limit, window)."""
-    match = re.fullmatch(r"\s*([0-9]{1,6})\s*/\s*([0-9]{1,6})\s*", text)
-    if match is None or int(match.group(1)) < 1 or int(match.group(2)) < 1:
-        raise ValueError(f"expected LIMIT/SECONDS such as 50/900, got {text!r}")
-    return int(match.group(1)), int(match.group(2))
+@dataclass(frozen=True)
+class BreakerSettings:
+    """When failed calls to X (5xx, timeouts) reach `threshold` of at least `min_calls` calls
+    in a window of `window` seconds (and the one before), every worker stops calling X for
+    `cooldown` seconds, then lets `probes` calls through; a success closes it."""
+
+    enabled: bool = True
+    threshold: float = DEFAULT_BREAKER_THRESHOLD
+    min_calls: int = DEFAULT_BREAKER_MIN_CALLS
+    window: int = DEFAULT_BREAKER_WINDOW
+    cooldown: int = DEFAULT_BREAKER_COOLDOWN
+    probes: int = DEFAULT_BREAKER_PROBES
 
 
 @dataclass(frozen=True)
@@ -76,11 +83,12 @@ class Settings:
     dlq_ttl: int = DEFAULT_DLQ_TTL
     oauth2_token_url: str = ""
     oauth2_authorize_url: str = "https://x.com/i/oauth2/authorize"
+    breaker: BreakerSettings = BreakerSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        reader = _Reader(env)
+        reader = EnvReader(env)
         backoff = reader.positive_float("RTQ_RETRY_BACKOFF", DEFAULT_RETRY_BACKOFF)
         backoff_max = reader.positive_float("RTQ_RETRY_BACKOFF_MAX", DEFAULT_RETRY_BACKOFF_MAX)
         if backoff_max < backoff:
@@ -135,6 +143,14 @@ class Settings:
                                                  "https://x.com/i/oauth2/authorize"),
             dlq_max=reader.positive_int("RTQ_DLQ_MAX", DEFAULT_DLQ_MAX),
             dlq_ttl=reader.positive_int("RTQ_DLQ_TTL", DEFAULT_DLQ_TTL),
+            breaker=BreakerSettings(
+                enabled=reader.choice("RTQ_BREAKER", ("on", "off"), "on") == "on",
+                threshold=reader.fraction("RTQ_BREAKER_THRESHOLD", DEFAULT_BREAKER_THRESHOLD),
+                min_calls=reader.positive_int("RTQ_BREAKER_MIN_CALLS", DEFAULT_BREAKER_MIN_CALLS),
+                window=reader.positive_int("RTQ_BREAKER_WINDOW", DEFAULT_BREAKER_WINDOW),
+                cooldown=reader.positive_int("RTQ_BREAKER_COOLDOWN", DEFAULT_BREAKER_COOLDOWN),
+                probes=reader.positive_int("RTQ_BREAKER_PROBES", DEFAULT_BREAKER_PROBES),
+            ),
         )
 
     @property
@@ -167,108 +183,3 @@ class Settings:
                 "credentials (create one with `rtq keygen`)"
             )
         return self.secret_keys
-
-
-class _Reader:
-    """Small typed accessors over the environment, each naming its variable on error."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-
-    def optional(self, name: str) -> str | None:
-        value = self._env.get(name, "").strip()
-        return value or None
-
-    def positive_int(self, name: str, default: int) -> int:
-        raw = self.optional(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise SettingsError(f"{name}: expected a whole number, got {raw!r}") from None
-        if value < 1:
-            raise SettingsError(f"{name}: must be at least 1, got {value}")
-        return value
-
-    def positive_float(self, name: str, default: float) -> float:
-        raw = self.optional(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise SettingsError(f"{name}: expected a number of seconds, got {raw!r}") from None
-        if not value > 0 or value == float("inf"):
-            raise SettingsError(f"{name}: must be a positive number of seconds, got {raw!r}")
-        return value
-
-    def rate(self, name: str, default: str) -> tuple[int, int]:
-        try:
-            return parse_rate(self.optional(name) or default)
-        except ValueError as exc:
-            raise SettingsError(f"{name}: {exc}") from None
-
-    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
-        raw = self.optional(name)
-        if raw is None:
-            return default
-        if raw not in allowed:
-            raise SettingsError(f"{name}: expected one of {', '.join(allowed)}, got {raw!r}")
-        return raw
-
-    def redis_url(self, name: str, default: str) -> str:
-        raw = self.optional(name) or default
-        try:
-            scheme = urlsplit(raw).scheme
-            urlsplit(raw).port  # noqa: B018 - validates the port
-        except ValueError:
-            raise SettingsError(f"{name}: not a valid URL") from None
-        if scheme not in ("redis", "rediss", "unix", "sentinel"):
-            # Never echo the URL: it may carry a password.
-            raise SettingsError(
-                f"{name}: expected a redis://, rediss://, unix:// or sentinel:// URL, "
-                f"got scheme {scheme!r}"
-            )
-        if scheme == "sentinel":
-            # Its hosts and ?master= are parsed where clients are built; check them now.
-            parse_sentinel_url(raw)
-        return raw
-
-    def http_url(self, name: str, default: str) -> str:
-        raw = self.optional(name) or default
-        try:
-            parts = urlsplit(raw)
-            parts.port  # noqa: B018 - validates the port
-        except ValueError:
-            raise SettingsError(f"{name}: not a valid URL") from None
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SettingsError(f"{name}: expected an http(s):// URL, got scheme "
-                                f"{parts.scheme!r}")
-        if parts.username or parts.password:
-            raise SettingsError(f"{name}: must not carry credentials")
-        if parts.query or parts.fragment:
-            raise SettingsError(f"{name}: must not carry a query or fragment")
-        return raw.rstrip("/")
-
-    def key_prefix(self, name: str, default: str) -> str:
-        raw = self.optional(name) or default
-        if not _PREFIX_RE.match(raw):
-            raise SettingsError(f"{name}: 1-64 letters, digits or _.:- expected, got {raw!r}")
-        return raw
-
-    def fernet_keys(self, name: str) -> tuple[str, ...]:
-        raw = self.optional(name)
-        if raw is None:
-            return ()
-        keys = tuple(part.strip() for part in raw.split(",") if part.strip())
-        for position, key in enumerate(keys, start=1):
-            try:
-                Fernet(key.encode("ascii"))
-            except (ValueError, UnicodeEncodeError):
-                # Say which key is wrong, never what it is.
-                raise SettingsError(
-                    f"{name}: key {position} of {len(keys)} is not a valid Fernet key "
-                    "(32 url-safe base64-encoded bytes; create one with `rtq keygen`)"
-                ) from None
-        return keys

@@ -10,6 +10,7 @@
     messages.py       Celery's task-message format, built without Celery (producers use it)
     lanes.py          the queue's fair lanes (fast, released, overflow)
     parking.py        the due-time store and the mover: retries, rate windows, scheduled jobs
+    holds.py          held apps (credits, usage caps, permissions) and the circuit breaker
     jobs.py           job records and their states
     dlq.py            dead letters: add, list, show, replay, purge, caps
 """

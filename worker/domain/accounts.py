@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -18,58 +17,13 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from worker.core import clock
 from worker.core.keys import Keys
 from worker.domain import lanes
+from worker.domain.account_info import AccountInfo, list_accounts
 from worker.x_api.credentials import Credentials
 from worker.x_api.oauth2 import OAuth2Credentials
 
 
 class CredentialsUnreadable(Exception):
     """Stored credentials cannot be decrypted with any configured key."""
-
-
-@dataclass(frozen=True)
-class Budget:
-    """What is left of one rate window, as rtq knows it."""
-
-    limit: int | None
-    remaining: int | None
-    reset_at: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"limit": self.limit, "remaining": self.remaining, "reset_at": self.reset_at}
-
-
-@dataclass(frozen=True)
-class AccountInfo:
-    account_id: str
-    added_at: str | None
-    updated_at: str | None
-    state: str
-    own_consumer_key: bool
-    rate_limit: str | None = None
-    budgets: dict[str, Budget] = field(default_factory=dict)
-    held: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "account_id": self.account_id,
-            "state": self.state,
-            "own_consumer_key": self.own_consumer_key,
-            "rate_limit": self.rate_limit,
-            "budgets": {name: budget.as_dict() for name, budget in self.budgets.items()},
-            "held_jobs": self.held,
-            "added_at": self.added_at,
-            "updated_at": self.updated_at,
-        }
-
-
-def _budget(fields: dict[str, str], now_ms: int) -> Budget:
-    reset = int(fields["reset"]) if fields.get("reset", "").isdigit() else None
-    limit = int(fields["limit"]) if fields.get("limit", "").isdigit() else None
-    remaining = int(fields["remaining"]) if fields.get("remaining", "").lstrip("-").isdigit() \
-        else None
-    if reset is not None and reset <= now_ms:
-        remaining = limit  # the window has closed: it is full again
-    return Budget(limit, remaining, clock.iso(reset / 1000) if reset is not None else None)
 
 
 def app_id(consumer_key: str) -> str:
@@ -158,12 +112,20 @@ class AccountStore:
     def mark_needs_reauth(self, account_id: str) -> None:
         self._redis.hset(self._keys.account_meta(account_id), "state", "needs_reauth")
 
+    def release(self, account_id: str) -> int | None:
+        """An operator says the account may call X again (unlocked or reinstated): it is active
+        and its held jobs go back to the queue. None if there is no such account."""
+        if not self._redis.hexists(self._keys.accounts, account_id):
+            return None
+        return self._activate(account_id)
+
     def _encrypt(self, document: dict[str, Any]) -> str:
         return self._require_fernet().encrypt(json.dumps(document).encode()).decode("ascii")
 
     def _activate(self, account_id: str) -> int:
         """New credentials: the account is active again and its held jobs go back to the
         queue (in the order they were held). Returns how many were released."""
+        self._redis.hdel(self._keys.account_meta(account_id), "held_detail", "held_since")
         if self._queue_key is None:
             self._redis.hset(self._keys.account_meta(account_id), "state", "active")
             return 0
@@ -239,35 +201,7 @@ class AccountStore:
         return bool(removed)
 
     def list(self) -> list[AccountInfo]:
-        ids = sorted(self._redis.hkeys(self._keys.accounts), key=lambda i: (len(i), i))
-        pipe = self._redis.pipeline(transaction=False)
-        budget_names = ("retweet", "undo", "day")
-        for account_id in ids:
-            pipe.hgetall(self._keys.account_meta(account_id))
-            pipe.llen(self._keys.held(account_id))
-            for name in budget_names:
-                key = (self._keys.day_budget(account_id) if name == "day"
-                       else self._keys.budget(account_id, name))
-                pipe.hgetall(key)
-        results = pipe.execute()
-        infos = []
-        step = 2 + len(budget_names)
-        now_ms = clock.ms(clock.now())
-        for index, account_id in enumerate(ids):
-            meta, held, *budgets = results[index * step:(index + 1) * step]
-            infos.append(AccountInfo(
-                account_id=account_id,
-                added_at=meta.get("added_at"),
-                updated_at=meta.get("updated_at"),
-                state=meta.get("state", "active"),
-                own_consumer_key=meta.get("own_consumer_key") == "1",
-                rate_limit=(f"{meta['rate_limit']}/{meta['rate_window']}"
-                            if "rate_limit" in meta else None),
-                budgets={name: _budget(fields, now_ms)
-                         for name, fields in zip(budget_names, budgets, strict=True) if fields},
-                held=int(held),
-            ))
-        return infos
+        return list_accounts(self._redis, self._keys)
 
     def rotate(self) -> int:
         """Re-encrypt every account under the first key; returns how many were rewritten."""

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -15,6 +17,8 @@ from typing import Any
 from worker.core.errors import MalformedMessage
 from worker.core.ids import InvalidId, parse_account_id, parse_tweet_id
 from worker.domain.messages import ACTIONS
+
+log = logging.getLogger("rtq.jobs")
 
 _FIELDS = ("account_id", "tweet_id")
 _MAX_ECHO = 40
@@ -104,3 +108,18 @@ def echo(value: Any) -> str | None:
 
 def echo_field(kwargs: object, name: str) -> str | None:
     return echo(kwargs.get(name)) if isinstance(kwargs, Mapping) else None
+
+
+def log_outcome(job_id: str, action: str, kwargs: Mapping[str, Any], outcome: Outcome,
+                attempts: int, started: float, *, reason: str | None) -> None:
+    """The one line per delivery, with the job's fields (as far as they are safe to echo)."""
+    log.info(
+        "job %s %s %s", job_id, action, outcome.value,
+        extra={
+            "job_id": job_id, "action": action,
+            "account_id": echo_field(kwargs, "account_id"),
+            "tweet_id": echo_field(kwargs, "tweet_id"),
+            "outcome": outcome.value, "attempt": attempts, "reason": reason,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        },
+    )

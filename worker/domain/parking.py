@@ -20,6 +20,7 @@ import redis
 from worker.core import clock
 from worker.core.keys import Keys
 from worker.domain import lanes
+from worker.domain.holds import Holds
 from worker.domain.scripts import Scripts
 from worker.domain.scripts.contract import call_of
 from worker.domain.scripts.queueing import MoveDueInput, ReleaseInput, count
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 MOVE_INTERVAL = 0.25
 MOVE_BATCH = 500
+HOLDS_EVERY = 1.0
 
 
 class Mover:
@@ -37,6 +39,8 @@ class Mover:
         self._queue = queue
         self._rate_limit, self._rate_window = rate
         self._scripts = Scripts(client)
+        self._holds = Holds(client, keys, queue)
+        self._holds_checked = 0.0
 
     def move_due(self, now: float | None = None) -> int:
         """Publish up to MOVE_BATCH due jobs, and release waiting jobs whose rate window has
@@ -56,7 +60,12 @@ class Mover:
             default_limit=self._rate_limit, default_window=self._rate_window, now_iso=now_iso,
             released_priority=lanes.RELEASED))
         moved = count(self._scripts.move_due(keys=move.keys, args=move.args))
-        return moved + count(self._scripts.release(keys=release.keys, args=release.args))
+        moved += count(self._scripts.release(keys=release.keys, args=release.args))
+        if moment - self._holds_checked >= HOLDS_EVERY:
+            # A usage cap ends with its period: no precision needed, once a second is plenty.
+            self._holds_checked = moment
+            moved += self._holds.release_ended(moment)
+        return moved
 
 
 HEARTBEAT_EVERY = 2.0

@@ -26,6 +26,8 @@ import redis
 
 from worker.core import clock
 from worker.core.errors import (
+    AppHeld,
+    HoldError,
     MalformedMessage,
     PermanentXError,
     RateLimited,
@@ -37,8 +39,9 @@ from worker.core.errors import (
 from worker.core.keys import Keys
 from worker.core.settings import Settings
 from worker.domain.accounts import AccountStore, CredentialsUnreadable, app_id
-from worker.domain.job import Job, Outcome, Progress, echo_field, parse_job
+from worker.domain.job import Job, Outcome, Progress, log_outcome, parse_job
 from worker.domain.scripts import Scripts
+from worker.domain.scripts.begin import AppHeld as AppHeldVerdict
 from worker.domain.scripts.begin import (
     BeginContext,
     Busy,
@@ -46,6 +49,7 @@ from worker.domain.scripts.begin import (
     Go,
     Held,
     Mismatch,
+    Paused,
     Poison,
     Skipped,
     Superseded,
@@ -93,7 +97,7 @@ class JobService:
         self._begin = BeginContext(
             Keys(settings.key_prefix), self._default_app, settings.claim_lease_ms,
             settings.job_ttl, settings.max_deliveries, self._worker, settings.rate_limit,
-            settings.rate_window)
+            settings.rate_window, settings.breaker)
 
     def handle(
         self, action: str, job_id: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
@@ -103,10 +107,10 @@ class JobService:
             job = parse_job(action, job_id, args, kwargs)
         except MalformedMessage as exc:
             self._settler.malformed(action, job_id, kwargs, str(exc))
-            self._log(job_id, action, kwargs, Outcome.DEAD, 0, started, reason=exc.reason)
+            log_outcome(job_id, action, kwargs, Outcome.DEAD, 0, started, reason=exc.reason)
             return Outcome.DEAD
         outcome, attempts, reason = self._run(job)
-        self._log(job.job_id, action, kwargs, outcome, attempts, started, reason=reason)
+        log_outcome(job.job_id, action, kwargs, outcome, attempts, started, reason=reason)
         return outcome
 
     def dead_letter_unprocessable(
@@ -124,7 +128,8 @@ class JobService:
         token = secrets.token_hex(16)
         now = clock.now()
         call = begin_call(self._begin, job, token=token, now_iso=clock.iso(now),
-                          now_ms=clock.ms(now), message=self._settler.message(job))
+                          now_ms=clock.ms(now), message=self._settler.message(job),
+                          jitter_ms=self._rng.randrange(1000))
         match parse_verdict(self._scripts.begin(call.keys, call.args), token):
             case Go(progress, sealed):
                 return self._call(job, progress, sealed)
@@ -139,8 +144,12 @@ class JobService:
                 return Outcome.DEFERRED, 0, None
             case Wait():
                 return Outcome.DEFERRED, 0, "waiting for the rate window"
-            case Held():
-                return Outcome.DEFERRED, 0, HELD_REAUTH
+            case Held(state):
+                return Outcome.DEFERRED, 0, f"held: the account is {state}"
+            case AppHeldVerdict(app, reason):
+                return Outcome.DEFERRED, 0, f"held: app {app} {reason}"
+            case Paused():
+                return Outcome.DEFERRED, 0, "paused: the circuit breaker holds calls to X back"
             case Mismatch():
                 # Leave the other job's record alone: only this message is bad.
                 self._settler.malformed(job.action, job.job_id, job.as_kwargs(),
@@ -207,6 +216,8 @@ class JobService:
             self._settle(job, progress, Settlement(
                 Outcome.DEFERRED, due=due, rate=exc.rate, rate_limited=True, call_status=status))
             return Outcome.DEFERRED, progress.attempts, None
+        if isinstance(exc, HoldError):
+            return self._hold(job, progress, exc, called_at, status)
         progress.charged += 1
         if isinstance(exc, RetryableXError):
             self._settler.record(progress, called_at, "error", exc.http_status, exc.detail)
@@ -224,6 +235,25 @@ class JobService:
         self._settler.record(progress, called_at, exc.reason, exc.http_status, exc.detail)
         return self._dead(job, progress, exc.reason, exc.detail, Settlement(
             Outcome.DEAD, http_status=exc.http_status, rate=exc.rate, call_status=status))
+
+    def _hold(self, job: Job, progress: Progress, exc: HoldError, called_at: float,
+              status: str) -> Result:
+        """X refused the app or the account as a whole: this job and every other of theirs
+        waits (no attempt spent, no dead letter) until released."""
+        self._settler.record(progress, called_at, exc.reason, exc.http_status, exc.detail)
+        if isinstance(exc, AppHeld):
+            app = self._app(job)
+            detail = f"held: app {app} {exc.reason} ({exc.detail})"
+            settlement = Settlement(Outcome.DEFERRED, detail=detail, http_status=exc.http_status,
+                                    rate=exc.rate, call_status=status, hold_app=app,
+                                    hold_reason=exc.reason, hold_until=exc.until)
+        else:
+            detail = f"held: the account is {exc.reason} ({exc.detail})"
+            settlement = Settlement(Outcome.DEFERRED, detail=detail, http_status=exc.http_status,
+                                    rate=exc.rate, call_status=status, hold=True,
+                                    account_state=exc.reason)
+        self._settle(job, progress, settlement)
+        return Outcome.DEFERRED, progress.attempts, detail.split(" (", 1)[0]
 
     def _on_token_error(self, job: Job, progress: Progress, exc: TokenError) -> Result:
         if exc.refused:
@@ -258,18 +288,3 @@ class JobService:
 
     def _app(self, job: Job) -> str:
         return self._app_of.get(job.account_id, self._default_app)
-
-    def _log(
-        self, job_id: str, action: str, kwargs: Mapping[str, Any], outcome: Outcome,
-        attempts: int, started: float, *, reason: str | None,
-    ) -> None:
-        log.info(
-            "job %s %s %s", job_id, action, outcome.value,
-            extra={
-                "job_id": job_id, "action": action,
-                "account_id": echo_field(kwargs, "account_id"),
-                "tweet_id": echo_field(kwargs, "tweet_id"),
-                "outcome": outcome.value, "attempt": attempts, "reason": reason,
-                "duration_ms": round((time.monotonic() - started) * 1000, 1),
-            },
-        )

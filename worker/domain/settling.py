@@ -7,6 +7,7 @@ Every dead letter also goes to Sentry (one event per job, never per retry).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,13 +15,41 @@ import redis
 
 from worker.core import clock
 from worker.core.keys import Keys
-from worker.core.observability import report_dead_letter
+from worker.core.observability import report_dead_letter, report_transition
 from worker.core.settings import Settings
 from worker.domain.dlq import DeadLetter, DeadLetters, new_entry_id
 from worker.domain.job import JOB_ID_RE, Job, Outcome, Progress, echo_field
 from worker.domain.messages import ACTIONS, build_message
 from worker.domain.scripts import Scripts
-from worker.domain.scripts.settle import SettleContext, Settlement, settle_call
+from worker.domain.scripts.settle import SettleContext, Settlement, settle_call, settle_events
+
+log = logging.getLogger("rtq.jobs")
+
+
+def announce(event: str, job: Job, settlement: Settlement, *, app: str) -> None:
+    """One log line and one Sentry event for a transition settle.lua made (once, however many
+    jobs meet the same condition)."""
+    detail = settlement.detail
+    if event == "app_held":
+        until = (f" until {clock.iso(settlement.hold_until)}" if settlement.hold_until
+                 else f" until released (rtq apps release {app})")
+        message = f"app {app} held ({settlement.hold_reason}){until}: {detail}"
+        log.warning(message)
+        report_transition(message, hold="app", app=app, reason=settlement.hold_reason or "")
+    elif event == "account_held":
+        message = (f"account {job.account_id} {settlement.account_state} on X; its jobs wait "
+                   f"(rtq accounts release {job.account_id}): {detail}")
+        log.warning(message)
+        report_transition(message, hold="account", account_id=job.account_id,
+                          reason=settlement.account_state or "")
+    elif event == "breaker_opened":
+        message = "circuit breaker opened: calls to X fail; every worker pauses its calls"
+        log.warning(message)
+        report_transition(message, breaker="opened")
+    elif event == "breaker_closed":
+        message = "circuit breaker closed: X answered a probe; calls resume"
+        log.warning(message)
+        report_transition(message, level="info", breaker="closed")
 
 
 class Settler:
@@ -32,7 +61,7 @@ class Settler:
         self._scripts = scripts
         self._worker = worker
         self._context = SettleContext(self._keys, settings.known_state_ttl, settings.job_ttl,
-                                      settings.rate_window)
+                                      settings.rate_window, settings.breaker)
         self._dead_letters = DeadLetters(client, self._keys, max_entries=settings.dlq_max,
                                          ttl=settings.dlq_ttl)
 
@@ -56,7 +85,8 @@ class Settler:
         """The outcome, and what X's answer said of the rate budgets, in one script call."""
         call = settle_call(self._context, job, progress, settlement, app=app,
                            message=self.message(job), now=clock.now())
-        self._scripts.settle(call.keys, call.args)
+        for event in settle_events(self._scripts.settle(call.keys, call.args)):
+            announce(event, job, settlement, app=settlement.hold_app or app)
         if settlement.dead_letter is not None:
             # Housekeeping after the outcome is safe (a round trip only dead letters pay).
             self._dead_letters.trim()

@@ -34,7 +34,8 @@ from worker.core import clock
 from worker.core.keys import Keys
 from worker.core.settings import Settings
 from worker.domain import lanes
-from worker.domain.accounts import AccountInfo, AccountStore
+from worker.domain.account_info import AccountInfo
+from worker.domain.accounts import AccountStore
 from worker.domain.dlq import REASONS
 
 PARKED_REASONS = ("retry", "rate_window", "reauthorization")

@@ -7,8 +7,14 @@
 --                          of this one: a duplicate or a dead worker's delivery, until its lease
 --                          expires)
 --   {'skipped', known}     the known state already equals the desired one (settled here)
---   {'held'}               the account needs re-authorization: the job waits for new
---                          credentials (`rtq accounts add`) in the account's held list
+--   {'held', state}        the account is held (needs_reauth, locked, suspended): the job
+--                          waits in the account's held list for new credentials (`rtq accounts
+--                          add`) or a release (`rtq accounts release`)
+--   {'app_held', app, why} the account's app is held by X (credits depleted, usage cap, app
+--                          permissions): the job waits in the app's held list for a release
+--                          (`rtq apps release`, or the end of a usage cap's period)
+--   {'breaker', due_ms}    calls to X are paused (circuit breaker open, or its probes are out):
+--                          the job is parked until then, spending no attempt
 --   {'wait', due_ms}       no rate budget for (account, endpoint) now: the job waits in that
 --                          group's list until the mover releases it (parked here)
 --   {'go', attempts, charged, history, sealed}  the claim is ours: call X with the account's
@@ -29,6 +35,8 @@
 --  13 held             the account's held jobs
 --  14 accounts         sealed credentials
 --  15 outcomes         outcome counters (a verdict settled or deferred here is counted here)
+--  16 breaker          the circuit breaker for calls to X (absent: closed)
+--  17 parked           the due-time store (a job the breaker holds back is parked there)
 -- ARGV
 --   1 job_id
 --   2 action
@@ -46,6 +54,12 @@
 --  14 message           this job's message (kept while it waits)
 --  15 group             account:endpoint
 --  16 app_budget_prefix ("rtq:budget:app:")
+--  17 default_app       the app of accounts without their own (RTQ_CONSUMER_KEY's id)
+--  18 app_key_prefix    ("rtq:app:"): an app's hold, and its held list at ":held"
+--  19 breaker_enabled   '1' (RTQ_BREAKER=on)
+--  20 breaker_probes    calls let through while half-open
+--  21 breaker_cooldown_ms
+--  22 jitter_ms         spread for jobs the breaker parks (0-1000, per delivery)
 -- KEYS[9] is the 24-hour budget of the default app (RTQ_CONSUMER_KEY); an account with its own
 -- app keys has that app's id in its meta hash, and its budget key is built from it.
 local job = KEYS[1]
@@ -105,17 +119,36 @@ if known == desired then
   return {'skipped', known}
 end
 local meta = redis.call('HMGET', KEYS[6], 'state', 'rate_limit', 'rate_window', 'app')
-if meta[1] == 'needs_reauth' then
-  redis.call('RPUSH', KEYS[13], ARGV[1])
+local now = tonumber(ARGV[11])
+-- A held job waits in a list (its message kept) until a release publishes it again.
+local function hold_in(list, detail)
+  redis.call('RPUSH', list, ARGV[1])
   redis.call('HSET', KEYS[12], ARGV[1], ARGV[14])
-  redis.call('HSET', job, 'state', 'deferred', 'updated_at', ARGV[5],
-    'detail', 'held: the account needs re-authorization (rtq accounts add)')
+  redis.call('HSET', job, 'state', 'deferred', 'updated_at', ARGV[5], 'detail', detail)
   redis.call('HDEL', job, 'deliveries', 'due_at')
   redis.call('HINCRBY', KEYS[15], 'deferred', 1)
-  return {'held'}
+end
+local held_why = {
+  needs_reauth = 'held: the account needs re-authorization (rtq accounts add)',
+  locked = 'held: the account is locked on X (rtq accounts release ' .. ARGV[3]
+    .. ' once its owner has unlocked it)',
+  suspended = 'held: the account is suspended on X (rtq accounts release ' .. ARGV[3]
+    .. ' once X has reinstated it)',
+}
+if meta[1] and held_why[meta[1]] then
+  hold_in(KEYS[13], held_why[meta[1]])
+  return {'held', meta[1]}
+end
+-- The app the account calls X as: its own, or the deployment's.
+local app = meta[4]
+if not app or app == 'default' then app = ARGV[17] end
+local app_hold = redis.call('HMGET', ARGV[18] .. app, 'state', 'until_ms', 'reason')
+if app_hold[1] == 'held' and not (tonumber(app_hold[2]) and now >= tonumber(app_hold[2])) then
+  hold_in(ARGV[18] .. app .. ':held', 'held: app ' .. app .. ' ' .. (app_hold[3] or 'held')
+    .. ' (rtq apps release ' .. app .. ')')
+  return {'app_held', app, app_hold[3] or 'held'}
 end
 -- Rate budgets: the (account, endpoint) window, and the 24-hour ones when X has announced them.
-local now = tonumber(ARGV[11])
 local configured = tonumber(meta[2] or ARGV[12])
 local window = tonumber(meta[3] or ARGV[13])
 local function available(key, default_limit, default_window_ms)
@@ -155,6 +188,38 @@ if wait_until ~= nil then
   redis.call('HDEL', job, 'deliveries', 'due_at')
   redis.call('HINCRBY', KEYS[15], 'deferred', 1)
   return {'wait', tostring(due)}
+end
+-- The circuit breaker: while it is open nobody calls X; after the cool-down a few probes go
+-- (half-open) and their outcome, in settle.lua, closes or reopens it.
+if ARGV[19] == '1' then
+  local breaker = redis.call('HMGET', KEYS[16], 'state', 'until_ms', 'probes')
+  local function pause(due, detail)
+    redis.call('ZADD', KEYS[17], due, ARGV[1])
+    redis.call('HSET', KEYS[12], ARGV[1], ARGV[14])
+    redis.call('HSET', job, 'state', 'deferred', 'updated_at', ARGV[5], 'due_at_ms', due,
+      'detail', detail)
+    redis.call('HDEL', job, 'deliveries', 'due_at')
+    redis.call('HINCRBY', KEYS[15], 'deferred', 1)
+    return {'breaker', tostring(due)}
+  end
+  local jitter, cooldown = tonumber(ARGV[22]), tonumber(ARGV[21])
+  if breaker[1] == 'open' then
+    if now < tonumber(breaker[2]) then
+      return pause(tonumber(breaker[2]) + jitter, 'waiting: calls to X are paused (breaker open)')
+    end
+    redis.call('HSET', KEYS[16], 'state', 'half_open', 'probes', 0, 'until_ms', now + cooldown)
+    breaker = {'half_open', tostring(now + cooldown), '0'}
+  end
+  if breaker[1] == 'half_open' then
+    if tonumber(breaker[3]) >= tonumber(ARGV[20]) then
+      if now < tonumber(breaker[2]) then
+        return pause(now + 1000 + jitter, 'waiting: X is being probed (breaker half-open)')
+      end
+      -- The probes never settled (their workers died): let new ones go.
+      redis.call('HSET', KEYS[16], 'probes', 0, 'until_ms', now + cooldown)
+    end
+    redis.call('HINCRBY', KEYS[16], 'probes', 1)
+  end
 end
 -- Deliveries are counted only here, when a delivery is about to call X: a job waiting behind
 -- another for its pair, or for a rate window, is not a poison message.

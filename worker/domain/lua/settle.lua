@@ -1,6 +1,9 @@
 -- Record a job's outcome in one step: what X's answer said of the rate budgets (observe.lua),
--- status record, known state, claim release, and either parking (deferred), holding (the account
--- needs re-authorization) or a dead-letter entry (dead), and the outcome and call counters.
+-- status record, known state, claim release, and either parking (deferred), holding (the
+-- account or its app is held) or a dead-letter entry (dead), the outcome and call counters,
+-- and the circuit breaker's count of calls to X.
+-- Returns the transitions this call made, each once however many jobs settle alike:
+-- 'app_held', 'account_held', 'breaker_opened', 'breaker_closed' (a list, usually empty).
 -- KEYS
 --   1 job
 --   2 claim
@@ -17,6 +20,10 @@
 --  13 groups
 --  14 account_meta
 --  15 held                the account's held list
+--  16 app_holds           held apps by the end of their hold
+--  17 breaker             the circuit breaker (absent: closed)
+--  18 breaker_window      this window's call counts
+--  19 breaker_previous    the window before's
 -- ARGV
 --   1 job_id
 --   2 state
@@ -54,7 +61,17 @@
 --  32 rate_window         seconds
 --  33 group               account:endpoint
 --  34 credentials_refused '1' when X refused the account's credentials (needs re-authorization)
---  35 hold                '1' to hold the job in the account's held list until re-authorized
+--  35 hold                '1' to hold the job in the account's held list until released
+--  36 hold_app            the app to hold (X refused it as a whole), or ''
+--  37 hold_reason         why: credits_depleted, usage_capped or app_forbidden
+--  38 hold_until_ms       when the app's hold ends by itself ('' until an operator releases it)
+--  39 app_key_prefix      ("rtq:app:")
+--  40 account_state       'locked' or 'suspended' to hold the account (with 35), or ''
+--  41 breaker_outcome     'ok' (X answered), 'fail' (5xx or no answer), '' (no call counted)
+--  42 breaker_threshold   fraction of failed calls that opens the breaker
+--  43 breaker_min_calls   in this window and the one before
+--  44 breaker_window_ms
+--  45 breaker_cooldown_ms
 local job = KEYS[1]
 if ARGV[21] == '1' then
   observe_rates({KEYS[10], KEYS[11], KEYS[12], KEYS[13]},
@@ -94,4 +111,50 @@ if ARGV[13] ~= '' then
   redis.call('HSET', KEYS[7], ARGV[13], ARGV[14])
   redis.call('ZADD', KEYS[6], ARGV[15], ARGV[13])
 end
-return 1
+local events = {}
+if ARGV[36] ~= '' then
+  -- The app's first job to meet the condition holds the app; every job joins its list.
+  local app = ARGV[39] .. ARGV[36]
+  if redis.call('HGET', app, 'state') ~= 'held' then
+    redis.call('HSET', app, 'state', 'held', 'reason', ARGV[37], 'detail', ARGV[18],
+      'since', ARGV[3], 'http_status', ARGV[17])
+    if ARGV[38] ~= '' then redis.call('HSET', app, 'until_ms', ARGV[38]) end
+    redis.call('ZADD', KEYS[16], ARGV[38] ~= '' and ARGV[38] or '+inf', ARGV[36])
+    events[#events + 1] = 'app_held'
+  end
+  redis.call('RPUSH', app .. ':held', ARGV[1])
+  redis.call('HSET', KEYS[5], ARGV[1], ARGV[12])
+end
+if ARGV[40] ~= '' and redis.call('HGET', KEYS[14], 'state') ~= ARGV[40] then
+  redis.call('HSET', KEYS[14], 'state', ARGV[40], 'held_detail', ARGV[18], 'held_since', ARGV[3])
+  events[#events + 1] = 'account_held'
+end
+if ARGV[41] ~= '' then
+  local now, failed = tonumber(ARGV[15]), ARGV[41] == 'fail'
+  local state = redis.call('HGET', KEYS[17], 'state')
+  if state == 'half_open' then
+    -- A probe's answer decides.
+    if failed then
+      redis.call('HSET', KEYS[17], 'state', 'open', 'until_ms', now + tonumber(ARGV[45]),
+        'probes', 0, 'opened_at', ARGV[3])
+    else
+      redis.call('DEL', KEYS[17])
+      events[#events + 1] = 'breaker_closed'
+    end
+  elseif state ~= 'open' then
+    local calls = redis.call('HINCRBY', KEYS[18], 'calls', 1)
+    if calls == 1 then redis.call('PEXPIRE', KEYS[18], 2 * tonumber(ARGV[44]) + 1000) end
+    if failed then
+      local failures = redis.call('HINCRBY', KEYS[18], 'failures', 1)
+      local before = redis.call('HMGET', KEYS[19], 'calls', 'failures')
+      local total = calls + (tonumber(before[1]) or 0)
+      local bad = failures + (tonumber(before[2]) or 0)
+      if total >= tonumber(ARGV[43]) and bad >= tonumber(ARGV[42]) * total then
+        redis.call('HSET', KEYS[17], 'state', 'open', 'until_ms', now + tonumber(ARGV[45]),
+          'probes', 0, 'opened_at', ARGV[3], 'calls', total, 'failures', bad)
+        events[#events + 1] = 'breaker_opened'
+      end
+    end
+  end
+end
+return events

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 from worker.core.keys import Keys
+from worker.core.settings import BreakerSettings
 from worker.domain.job import Job, Progress
 from worker.domain.scripts.contract import Key, ScriptCall, call_of
 
@@ -33,6 +34,8 @@ class BeginInput:
     held: Key
     accounts: Key
     outcomes: Key
+    breaker: Key
+    parked: Key
     job_id: str
     action: str
     account_id: str
@@ -49,6 +52,12 @@ class BeginInput:
     message: str
     group: str
     app_budget_prefix: str
+    default_app: str
+    app_key_prefix: str
+    breaker_enabled: bool
+    breaker_probes: int
+    breaker_cooldown_ms: int
+    jitter_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +72,11 @@ class BeginContext:
     worker: str
     default_limit: int
     default_window: int
+    breaker: BreakerSettings
 
 
 def begin_call(context: BeginContext, job: Job, *, token: str, now_iso: str, now_ms: int,
-               message: str) -> ScriptCall:
+               message: str, jitter_ms: int) -> ScriptCall:
     keys = context.keys
     account, tweet = job.account_id, job.tweet_id
     return call_of(BeginInput(
@@ -76,13 +86,17 @@ def begin_call(context: BeginContext, job: Job, *, token: str, now_iso: str, now
         day_budget=keys.day_budget(account), app_day_budget=keys.app_day_budget(
             context.default_app), waiting=keys.waiting(account, job.action),
         groups=keys.groups, parked_messages=keys.parked_messages, held=keys.held(account),
-        accounts=keys.accounts, outcomes=keys.outcomes,
+        accounts=keys.accounts, outcomes=keys.outcomes, breaker=keys.breaker,
+        parked=keys.parked,
         job_id=job.job_id, action=job.action, account_id=account, tweet_id=tweet,
         now_iso=now_iso, lease_ms=context.lease_ms, job_ttl=context.job_ttl,
         max_deliveries=context.max_deliveries, worker=context.worker, claim_token=token,
         now_ms=now_ms, default_limit=context.default_limit,
         default_window=context.default_window, message=message, group=job.group,
         app_budget_prefix=keys.app_day_budget("").removesuffix(":day"),
+        default_app=context.default_app, app_key_prefix=keys.app(""),
+        breaker_enabled=context.breaker.enabled, breaker_probes=context.breaker.probes,
+        breaker_cooldown_ms=context.breaker.cooldown * 1000, jitter_ms=jitter_ms,
     ))
 
 
@@ -133,7 +147,25 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class Held:
-    """The account needs re-authorization: the job waits in the account's held list."""
+    """The account is held (`state`: needs_reauth, locked, suspended): the job waits in the
+    account's held list."""
+
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppHeld:
+    """The account's app is held by X (`reason`): the job waits in the app's held list."""
+
+    app: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """The circuit breaker holds calls to X back: the job is parked until `due_ms`."""
+
+    due_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +183,8 @@ class Go:
     sealed: str
 
 
-Verdict = Done | Mismatch | Poison | Superseded | Busy | Skipped | Held | Wait | Go
+Verdict = (Done | Mismatch | Poison | Superseded | Busy | Skipped | Held | AppHeld | Paused
+           | Wait | Go)
 
 
 def parse_verdict(reply: list[str], token: str) -> Verdict:
@@ -170,7 +203,11 @@ def parse_verdict(reply: list[str], token: str) -> Verdict:
     if kind == "wait":
         return Wait(int(reply[1]))
     if kind == "held":
-        return Held()
+        return Held(reply[1])
+    if kind == "app_held":
+        return AppHeld(reply[1], reply[2])
+    if kind == "breaker":
+        return Paused(int(reply[1]))
     if kind == "mismatch":
         return Mismatch(reply[1])
     if kind == "poison":
@@ -179,7 +216,8 @@ def parse_verdict(reply: list[str], token: str) -> Verdict:
 
 
 VERDICTS = {"done": Done, "mismatch": Mismatch, "poison": Poison, "superseded": Superseded,
-            "busy": Busy, "skipped": Skipped, "held": Held, "wait": Wait, "go": Go}
+            "busy": Busy, "skipped": Skipped, "held": Held, "app_held": AppHeld,
+            "breaker": Paused, "wait": Wait, "go": Go}
 
 
 def _progress(fields: list[str], token: str) -> Progress:

@@ -121,6 +121,27 @@ class ReleaseHeldInput:
     released_priority: int
 
 
+@dataclass(slots=True)
+class ReleaseAppInput:
+    app_holds: Key
+    parked_messages: Key
+    released_lane: Key
+    now_ms: int
+    app_key_prefix: str
+    job_key_prefix: str
+    now_iso: str
+    released_priority: int
+    app: str | None
+
+
+def released_apps(reply: object) -> tuple[int, tuple[str, ...]]:
+    """release_app.lua's reply: (jobs released, the apps it released)."""
+    if not isinstance(reply, list) or not reply:
+        raise ValueError(f"expected {{count, apps...}}, got {reply!r:.80}")
+    return int(reply[0]), tuple(item.decode() if isinstance(item, bytes) else str(item)
+                                for item in reply[1:])
+
+
 def count(reply: object) -> int:
     """move_due, release and release_held answer how many jobs they published."""
     if not isinstance(reply, int | str | bytes):

@@ -26,7 +26,7 @@ _SCRIPT_RETRY = Retry(EqualJitterBackoff(cap=1.0, base=0.1), retries=10)
 # X's answer says of the rate budgets) for settle.lua.
 _PRELUDES: dict[str, tuple[str, ...]] = {
     "enqueue": ("lanes",), "move_due": ("lanes",), "release": ("lanes",),
-    "release_held": ("lanes",), "settle": ("observe",),
+    "release_held": ("lanes",), "release_app": ("lanes",), "settle": ("observe",),
 }
 
 
@@ -60,6 +60,7 @@ class Scripts:
         self.deliver: Script = client.register_script(_source("deliver"))
         self.release: Script = client.register_script(_source("release"))
         self.release_held: Script = client.register_script(_source("release_held"))
+        self.release_app: Script = client.register_script(_source("release_app"))
         self.trim_dlq: Script = client.register_script(_source("trim_dlq"))
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from worker.core import clock
 from worker.core.errors import RateInfo
 from worker.core.keys import Keys
+from worker.core.settings import BreakerSettings
 from worker.domain.dlq import DeadLetter
 from worker.domain.job import Job, Outcome, Progress
 from worker.domain.scripts.contract import Key, ScriptCall, call_of, tristate
@@ -40,6 +41,10 @@ class SettleInput:
     groups: Key
     account_meta: Key
     held: Key
+    app_holds: Key
+    breaker: Key
+    breaker_window: Key
+    breaker_previous: Key
     job_id: str
     state: str
     now_iso: str
@@ -75,6 +80,16 @@ class SettleInput:
     group: str
     credentials_refused: bool
     hold: bool
+    hold_app: str | None
+    hold_reason: str | None
+    hold_until_ms: int | None
+    app_key_prefix: str
+    account_state: str | None
+    breaker_outcome: str | None
+    breaker_threshold: str
+    breaker_min_calls: int
+    breaker_window_ms: int
+    breaker_cooldown_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +108,10 @@ class Settlement:
     rate_limited: bool = False
     call_status: str | None = None
     hold: bool = False
+    hold_app: str | None = None
+    hold_reason: str | None = None
+    hold_until: float | None = None
+    account_state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +122,7 @@ class SettleContext:
     known_ttl: int
     job_ttl: int
     rate_window: int
+    breaker: BreakerSettings
 
 
 _NO_RATE = RateInfo(None, None, None)
@@ -117,6 +137,9 @@ def settle_call(context: SettleContext, job: Job, progress: Progress, settlement
     user_day = rate.user_day or _NO_DAY
     app_day = rate.app_day or _NO_DAY
     account = job.account_id
+    now_ms = clock.ms(now)
+    window_ms = context.breaker.window * 1000
+    window = now_ms // window_ms
     return call_of(SettleInput(
         job=keys.job(job.job_id), claim=keys.claim(account, job.tweet_id),
         known=keys.known(account, job.tweet_id), parked=keys.parked,
@@ -132,7 +155,7 @@ def settle_call(context: SettleContext, job: Job, progress: Progress, settlement
         due_ms=clock.ms(s.due) if s.due else None, due_iso=clock.iso(s.due) if s.due else None,
         message=message if s.due or s.hold else "",
         dlq_entry_id=s.dead_letter.id if s.dead_letter else None,
-        dlq_entry=s.dead_letter.to_json() if s.dead_letter else None, now_ms=clock.ms(now),
+        dlq_entry=s.dead_letter.to_json() if s.dead_letter else None, now_ms=now_ms,
         job_ttl=context.job_ttl, http_status=s.http_status, detail=s.detail,
         claim_token=progress.token, call_status=s.call_status,
         rate_observed=s.rate is not None or s.rate_limited,
@@ -143,7 +166,34 @@ def settle_call(context: SettleContext, job: Job, progress: Progress, settlement
         app_day_reset_ms=_reset_ms(app_day[2]),
         rate_limited=s.rate_limited, rate_window=context.rate_window, group=job.group,
         credentials_refused=s.http_status == 401, hold=s.hold,
+        app_holds=keys.app_holds, breaker=keys.breaker,
+        breaker_window=keys.breaker_window(window),
+        breaker_previous=keys.breaker_window(window - 1),
+        hold_app=s.hold_app, hold_reason=s.hold_reason,
+        hold_until_ms=clock.ms(s.hold_until) if s.hold_until else None,
+        app_key_prefix=keys.app(""), account_state=s.account_state,
+        breaker_outcome=breaker_outcome(s.call_status) if context.breaker.enabled else None,
+        breaker_threshold=repr(context.breaker.threshold),
+        breaker_min_calls=context.breaker.min_calls, breaker_window_ms=window_ms,
+        breaker_cooldown_ms=context.breaker.cooldown * 1000,
     ))
+
+
+def breaker_outcome(call_status: str | None) -> str | None:
+    """What a call tells the breaker: X answered ('ok', whatever it said, short of a 5xx), X
+    failed ('fail': a 5xx or no answer), or there was no call (None)."""
+    if call_status is None:
+        return None
+    if call_status == "none" or (call_status.isdigit() and int(call_status) >= 500):
+        return "fail"
+    return "ok"
+
+
+def settle_events(reply: object) -> tuple[str, ...]:
+    """The transitions settle.lua made (app_held, account_held, breaker_opened, ...)."""
+    if not isinstance(reply, list):
+        return ()
+    return tuple(item.decode() if isinstance(item, bytes) else str(item) for item in reply)
 
 
 def _reset_ms(reset_at: float | None) -> int | None:
