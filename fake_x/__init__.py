@@ -10,7 +10,8 @@ child process (`EmulatorProcess`). Module map:
     oauth1.py     RFC 5849 signature base string and HMAC-SHA1, independent of oauthlib
     auth.py       authenticating a request: header, keys, timestamp, signature, nonce
     accounts.py   registered consumers and access tokens
-    oauth2.py     OAuth 2.0 clients, codes, PKCE, token rotation;  oauth2_api.py: its endpoints
+    oauth2.py     OAuth 2.0 clients, codes and tokens (rotation);  oauth2_api.py: its endpoints
+    oauth2_rules.py  OAuth 2.0 scopes, PKCE, token shapes and X's refusals, stateless
     ratelimit.py  fixed windows per user and endpoint
     script.py     scripted answers;  calls.py: the call log;  nonces.py: replay protection
     problems.py   X's answer bodies
