@@ -16,7 +16,10 @@ child process (`EmulatorProcess`). Module map:
     script.py     scripted answers;  calls.py: the call log;  nonces.py: replay protection
     problems.py   X's answer bodies
     state.py      the emulator's mutable world;  clock.py: a clock tests can move forward
-    x_api.py      the X endpoints;  admin_api.py: /_emulator/;  app.py: create_app
+    x_api.py      the X endpoints' pipeline (auth, windows, faults, endpoint) and routes
+    x_callers.py  who is calling (OAuth 2.0 bearer or OAuth 1.0a);  x_types.py: Answer, Caller
+    x_endpoints.py  each endpoint's own checks (body schema, path id, tweet) and state change
+    admin_api.py  /_emulator/;  app.py: create_app
     server.py, cli.py, __main__.py   running it;  client.py, process.py: driving it
 """
 
