@@ -19,7 +19,7 @@ child process (`EmulatorProcess`). Module map:
     x_api.py      the X endpoints' pipeline (auth, windows, faults, endpoint) and routes
     x_callers.py  who is calling (OAuth 2.0 bearer or OAuth 1.0a);  x_types.py: Answer, Caller
     x_endpoints.py  each endpoint's own checks (body schema, path id, tweet) and state change
-    admin_api.py  /_emulator/;  app.py: create_app
+    admin_api.py  /_emulator/;  admin_http.py: its JSON plumbing;  app.py: create_app
     server.py, cli.py, __main__.py   running it;  client.py, process.py: driving it
 """
 
