@@ -2,7 +2,8 @@
 
 A real HTTP server (aiohttp, one process) that verifies OAuth 1.0a signatures and OAuth 2.0
 bearer tokens (Authorization Code with PKCE, auto-approved, single-use refresh tokens), keeps
-per-user retweet state, applies X's rate limits and error bodies, and injects faults on demand.
+per-user retweet state, applies X's rate limits and error bodies, injects faults on demand, and
+reproduces X's conditions (credits, usage caps, app and account refusals, deleted tweets, outages).
 Tests and tools drive it through the `/_emulator/` admin API (`EmulatorAdmin`) or run it as a
 child process (`EmulatorProcess`). Module map:
 
@@ -14,9 +15,11 @@ child process (`EmulatorProcess`). Module map:
     oauth2_rules.py  OAuth 2.0 scopes, PKCE, token shapes and X's refusals, stateless
     ratelimit.py  fixed windows per user and endpoint
     script.py     scripted answers;  calls.py: the call log;  nonces.py: replay protection
+    conditions.py  app, account, tweet and X-wide conditions and their answers;
+                  condition_specs.py: validating one;  conditions_api.py: /_emulator/conditions
     problems.py   X's answer bodies
     state.py      the emulator's mutable world;  clock.py: a clock tests can move forward
-    x_api.py      the X endpoints' pipeline (auth, windows, faults, endpoint) and routes
+    x_api.py      the X endpoints' pipeline (outage, auth, conditions, windows, faults) and routes
     x_callers.py  who is calling (OAuth 2.0 bearer or OAuth 1.0a);  x_types.py: Answer, Caller
     x_endpoints.py  each endpoint's own checks (body schema, path id, tweet) and state change
     admin_api.py  /_emulator/;  admin_http.py: its JSON plumbing;  app.py: create_app

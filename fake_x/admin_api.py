@@ -1,5 +1,8 @@
 """The admin API under `/_emulator/`: set up accounts, faults and state; read what happened.
 
+Conditions (`/_emulator/conditions`: credits, caps, app and account refusals, deleted tweets,
+outages) have their own module, conditions_api.py.
+
 Unauthenticated by design (the server binds 127.0.0.1 by default). Its answers never carry
 secrets, except the one credential set `POST /_emulator/accounts {}` has just generated and the
 client secret `POST /_emulator/oauth2/clients` has just registered.
@@ -20,6 +23,7 @@ from fake_x.admin_http import (
     read_object,
     string_field,
 )
+from fake_x.conditions_api import routes as condition_routes
 from fake_x.config import ConfigError, config_to_json, merge_config
 from fake_x.oauth2 import ClientConflictError
 from fake_x.script import ScriptError, parse_rule
@@ -222,6 +226,7 @@ def admin_app(emulator: Emulator) -> web.Application:
         web.post("/clock", advance_clock),
         web.post("/reset", reset),
         web.get("/health", health),
+        *condition_routes(),
     ]
     app.add_routes(routes)
     return app

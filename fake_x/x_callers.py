@@ -1,7 +1,7 @@
 """Who is making an X API call: an OAuth 2.0 bearer token or an OAuth 1.0a signature, checked.
 
-Both kinds of credentials name the same users, so everything after this step (windows, scripts,
-state, the call log) works on a `Caller` and does not care how it authenticated.
+Both kinds of credentials name the same users, so everything after this step (conditions,
+windows, scripts, state, the call log) works on a `Caller` and does not care how it authenticated.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ def authenticate_caller(emu: Emulator, request: web.Request, body: bytes, action
         if grant is None:  # unknown, expired or revoked: X does not say which
             raise Reject(Answer(401, problems.UNAUTHORIZED))
         user = grant.user
-        caller = Caller(user.user_id, user.name, user.username, "oauth2")
+        caller = Caller(
+            user.user_id, user.name, user.username, "oauth2", client_id=grant.client_id
+        )
         if not grant.allows(action):
             raise Reject(Answer(403, problems.FORBIDDEN), caller)
         return caller

@@ -77,6 +77,13 @@ def _body_tweet_id(body: bytes) -> str:
     return value
 
 
+def _gone(emu: Emulator, tweet_id: str) -> bool:
+    """The tweet does not exist (configured missing, or deleted by a condition)."""
+    if tweet_id in emu.config.missing_tweets:
+        return True
+    return emu.conditions.tweet_deleted(tweet_id, emu.clock.now())
+
+
 def _check_write_access(emu: Emulator, caller: Caller, path_id: str) -> None:
     if caller.consumer_key is not None and caller.consumer_key in emu.config.read_only_consumers:
         raise Reject(Answer(403, problems.OAUTH1_PERMISSIONS))
@@ -94,7 +101,7 @@ def _retweet(emu: Emulator, caller: Caller, path_id: str, body: bytes) -> Answer
     _check_write_access(emu, caller, path_id)
     tweet_id = _body_tweet_id(body)
     config = emu.config
-    if tweet_id in config.missing_tweets:
+    if _gone(emu, tweet_id):
         return Answer(404, problems.tweet_not_found(tweet_id))
     if tweet_id in config.protected_tweets:
         detail = "You cannot Retweet this Tweet: its author protects their Tweets."
@@ -112,7 +119,7 @@ def _undo(emu: Emulator, caller: Caller, path_id: str, tweet_id: str) -> Answer:
     _check_write_access(emu, caller, path_id)
     if not _ID.fullmatch(tweet_id):
         raise Reject(Answer(400, problems.invalid_parameter("source_tweet_id", tweet_id)))
-    if tweet_id in emu.config.missing_tweets:
+    if _gone(emu, tweet_id):
         return Answer(404, problems.tweet_not_found(tweet_id))
     # Idempotent, as documented: undoing a retweet that does not exist is a quiet success.
     return ok(problems.NOT_RETWEETED, emu.retweets.set(caller.user_id, tweet_id, False))

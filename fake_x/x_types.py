@@ -35,6 +35,7 @@ class Caller:
     username: str
     auth: str  # "oauth1" | "oauth2"
     consumer_key: str | None = None  # OAuth 1.0a: the app, which may be read-only
+    client_id: str | None = None  # OAuth 2.0: the app
 
 
 class Reject(Exception):
