@@ -1,4 +1,4 @@
-"""`worker.x_api.client.read_answer`: how each of X's answers maps onto a result or an error.
+"""`worker.x_api.answers.read_answer`: how each of X's answers maps onto a result or an error.
 
 Bodies are the ones recorded in docs/x-api.md.
 """
@@ -23,7 +23,7 @@ from worker.core.errors import (
     XError,
     XServerError,
 )
-from worker.x_api.client import XAnswer, read_answer
+from worker.x_api.answers import XAnswer, read_answer
 
 RATE_WINDOW = 900
 
