@@ -14,7 +14,8 @@ class EmulatorAdminError(RuntimeError):
 
 
 class EmulatorAdmin:
-    """Drive a running emulator: accounts, faults, scripts, state, clock and the call log."""
+    """Drive a running emulator: accounts, faults, scripts, conditions, state, clock and the
+    call log."""
 
     def __init__(
         self,
@@ -137,6 +138,26 @@ class EmulatorAdmin:
     def set_state(self, user_id: str, tweet_id: str, retweeted: bool) -> None:
         body = {"user_id": user_id, "tweet_id": tweet_id, "retweeted": retweeted}
         self._request("POST", "state", json=body)
+
+    def add_condition(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Make X answer as it does when something is wrong (docs/x-api.md, "What the emulator
+        reproduces"): e.g. `add_condition("credits_depleted", consumer_key=key)`. Returns the
+        condition with its `id` and every default filled in."""
+        body = {"kind": kind, **fields}
+        result: dict[str, Any] = self._request("POST", "conditions", json=body)
+        return result
+
+    def conditions(self) -> list[dict[str, Any]]:
+        """The conditions in force, oldest first (ended ones are gone)."""
+        result: list[dict[str, Any]] = self._request("GET", "conditions")["conditions"]
+        return result
+
+    def remove_condition(self, condition_id: str) -> None:
+        """End one condition; EmulatorAdminError (404) if it is unknown or has already ended."""
+        self._request("DELETE", f"conditions/{condition_id}")
+
+    def clear_conditions(self) -> None:
+        self._request("DELETE", "conditions")
 
     def advance_clock(self, seconds: float) -> float:
         """Move the emulator's clock forward; returns its new "now" (epoch seconds)."""

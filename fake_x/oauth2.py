@@ -5,10 +5,8 @@ an access token expires (two hours by default); a refresh token is issued only w
 `offline.access` scope and is single use: each refresh returns a new pair and kills the old
 refresh token, while the old access token lives out its lifetime. A client that loses the new
 pair (crash, timeout) has lost the account until the user authorizes again, which is why the
-emulator makes that easy to provoke. Error descriptions are X's own words where they are known.
-
-Tokens are opaque and shaped like X's (base64url of `<random>:<ms>:1:1:<kind>:1`): unlike OAuth
-1.0a access tokens they do not carry the user id, so a client has to ask `GET /2/users/me`.
+emulator makes that easy to provoke. Scopes, PKCE, token shapes and error wording live in
+oauth2_rules.py; this module keeps the state.
 
 No method here awaits, so checking a code or refresh token and spending it cannot interleave
 with another request: two concurrent refreshes with one token get one pair and one refusal.
@@ -16,116 +14,30 @@ with another request: two concurrent refreshes with one token get one pair and o
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import secrets
-import string
 from dataclasses import dataclass
 from typing import Any
 
-# Every scope X's authorize page accepts (docs.x.com, "Scopes").
-SCOPES = frozenset(
-    {
-        "tweet.read",
-        "tweet.write",
-        "tweet.moderate.write",
-        "users.email",
-        "users.read",
-        "follows.read",
-        "follows.write",
-        "offline.access",
-        "space.read",
-        "mute.read",
-        "mute.write",
-        "like.read",
-        "like.write",
-        "list.read",
-        "list.write",
-        "block.read",
-        "block.write",
-        "bookmark.read",
-        "bookmark.write",
-        "dm.read",
-        "dm.write",
-        "media.write",
-    }
+from fake_x.oauth2_rules import (
+    CLIENT_AUTH_FAILED,
+    INVALID_CODE,
+    INVALID_TOKEN,
+    MISSING_AUTHORIZATION,
+    OFFLINE_ACCESS,
+    REDIRECT_MISMATCH,
+    REQUIRED_SCOPES,
+    VERIFIER_MISMATCH,
+    OAuth2Error,
+    missing,
+    new_client_id,
+    new_token,
+    pkce_matches,
+    random_string,
 )
-OFFLINE_ACCESS = "offline.access"
-_WRITE = frozenset({"tweet.read", "tweet.write", "users.read"})
-# X's authentication mapping: users/me needs tweet.read too, not just users.read.
-REQUIRED_SCOPES: dict[str, frozenset[str]] = {
-    "retweet": _WRITE,
-    "undo": _WRITE,
-    "me": frozenset({"tweet.read", "users.read"}),
-}
-GRANT_TYPES = ("authorization_code", "refresh_token")
-CHALLENGE_METHODS = ("S256", "plain")
-
-_URLSAFE = string.ascii_letters + string.digits + "-_"
-INVALID_CODE = "Value passed for the authorization code was invalid."
-INVALID_TOKEN = "Value passed for the token was invalid."  # noqa: S105 - a message
-VERIFIER_MISMATCH = "Value passed for the code verifier did not match the code challenge."
-REDIRECT_MISMATCH = (
-    "Value passed for the redirect uri did not match the uri of the authorization code."
-)
-MISSING_AUTHORIZATION = "Missing valid authorization header"
-CLIENT_AUTH_FAILED = "Client authentication failed."
-
-
-class OAuth2Error(Exception):
-    """A token request was refused: `error` and `description` are the OAuth JSON body; the user
-    the request concerned, if known, goes to the call log."""
-
-    def __init__(
-        self, error: str, description: str, status: int = 400, user_id: str | None = None
-    ) -> None:
-        super().__init__(f"{error}: {description}")
-        self.error = error
-        self.description = description
-        self.status = status
-        self.user_id = user_id
-
-    def body(self) -> dict[str, str]:
-        return {"error": self.error, "error_description": self.description}
 
 
 class ClientConflictError(ValueError):
     """The client id is already registered with another secret or type."""
-
-
-def missing(name: str) -> OAuth2Error:
-    return OAuth2Error("invalid_request", f"Missing required parameter [{name}].")
-
-
-def _random(length: int) -> str:
-    return "".join(secrets.choice(_URLSAFE) for _ in range(length))
-
-
-def _b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
-
-
-def new_token(kind: str, now: float) -> str:
-    """An opaque value shaped like X's: `ac` codes, `at` access and `rt` refresh tokens."""
-    return _b64(f"{_random(45)}:{int(now * 1000)}:1:1:{kind}:1")
-
-
-def new_client_id() -> str:
-    return _b64(f"{_random(21)}:1:ci")
-
-
-def pkce_matches(verifier: str, challenge: str, method: str) -> bool:
-    """RFC 7636: S256 compares base64url(sha256(verifier)) without padding; plain, the verifier."""
-    if method == "S256":
-        digest = hashlib.sha256(verifier.encode()).digest()
-        verifier = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-    return hmac.compare_digest(verifier.encode(), challenge.encode())
-
-
-def challenge_method(value: str) -> str | None:
-    """The canonical method name, or None. X's own SDK sends `s256`, so case does not matter."""
-    return next((m for m in CHALLENGE_METHODS if m.lower() == value.lower()), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +129,7 @@ class OAuth2Registry:
         if known is not None and secret is None and confidential:
             secret = known.secret  # "the confidential client abc" again: same client
         if confidential and secret is None:
-            secret = _random(50)
+            secret = random_string(50)
         client = Client(client_id or new_client_id(), secret, redirect_uris)
         if known is not None and known != client:
             raise ClientConflictError("client_id is already registered with other settings")

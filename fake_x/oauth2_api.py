@@ -24,8 +24,9 @@ from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit, ur
 from aiohttp import hdrs, web
 from multidict import MultiMapping
 
-from fake_x import oauth2, problems
-from fake_x.oauth2 import Grant, OAuth2Error, User
+from fake_x import oauth2_rules, problems
+from fake_x.oauth2 import Grant, User
+from fake_x.oauth2_rules import OAuth2Error
 from fake_x.state import Emulator
 from fake_x.x_api import EMULATOR
 
@@ -111,7 +112,7 @@ def _approve(emu: Emulator, query: MultiMapping[str]) -> tuple[str, str | None]:
         raise _Page("response_type must be code.")
     if len(state) > _STATE_MAX:
         raise _Page(f"state must be at most {_STATE_MAX} characters.")
-    method = oauth2.challenge_method(method_name)
+    method = oauth2_rules.challenge_method(method_name)
     if method is None:
         raise _Page("code_challenge_method must be S256 or plain.")
     x_user_id = _optional(query, "x_user_id")
@@ -119,7 +120,7 @@ def _approve(emu: Emulator, query: MultiMapping[str]) -> tuple[str, str | None]:
         raise _Page("x_user_id must be 1 to 19 digits.")
     # From here on the client is trusted with the answer: errors travel in the redirect.
     scopes = tuple(dict.fromkeys(scope.split()))
-    if not scopes or any(s not in oauth2.SCOPES for s in scopes):
+    if not scopes or any(s not in oauth2_rules.SCOPES for s in scopes):
         return _redirect(redirect_uri, [("error", "invalid_scope"), ("state", state)]), x_user_id
     if (_optional(query, "x_deny") or "").lower() in ("1", "true", "yes"):
         return _redirect(redirect_uri, [("error", "access_denied"), ("state", state)]), x_user_id
@@ -179,10 +180,10 @@ def _basic(emu: Emulator, authorization: str | None) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise OAuth2Error("unauthorized_client", oauth2.MISSING_AUTHORIZATION, 401) from None
+        raise OAuth2Error("unauthorized_client", oauth2_rules.MISSING_AUTHORIZATION, 401) from None
     client_id, sep, secret = decoded.partition(":")
     if not sep:
-        raise OAuth2Error("unauthorized_client", oauth2.MISSING_AUTHORIZATION, 401)
+        raise OAuth2Error("unauthorized_client", oauth2_rules.MISSING_AUTHORIZATION, 401)
     if emu.oauth2.client(client_id) is None:
         return unquote_plus(client_id), unquote_plus(secret)
     return client_id, secret
@@ -193,11 +194,11 @@ def _scripted_error(status: int, grant_type: str) -> tuple[bytes, str]:
     was refused) and 401 (the client was), X's usual problem body for anything else."""
     if status in (400, 401):
         if status == 401:
-            error = OAuth2Error("invalid_client", oauth2.CLIENT_AUTH_FAILED, 401)
+            error = OAuth2Error("invalid_client", oauth2_rules.CLIENT_AUTH_FAILED, 401)
         elif grant_type == "authorization_code":
-            error = OAuth2Error("invalid_request", oauth2.INVALID_CODE)
+            error = OAuth2Error("invalid_request", oauth2_rules.INVALID_CODE)
         else:
-            error = OAuth2Error("invalid_request", oauth2.INVALID_TOKEN)
+            error = OAuth2Error("invalid_request", oauth2_rules.INVALID_TOKEN)
         return problems.dump(error.body()), problems.JSON_TYPE
     return problems.canonical(status)
 
@@ -211,8 +212,8 @@ def _exchange(emu: Emulator, request: web.Request, body: bytes) -> _TokenAnswer:
         params = _form(request, body)
         requested = params.get("grant_type")
         if not requested:
-            raise oauth2.missing("grant_type")
-        if requested not in oauth2.GRANT_TYPES:
+            raise oauth2_rules.missing("grant_type")
+        if requested not in oauth2_rules.GRANT_TYPES:
             # The value is the client's, and could be anything: it stays out of the call log.
             raise OAuth2Error("unsupported_grant_type", "Grant type is not supported.")
         grant_type = requested

@@ -40,5 +40,15 @@ class FixedWindowLimiter:
         window[1] += 1
         return Quota(limit=limit, remaining=limit - int(window[1]), reset=reset, exceeded=False)
 
+    def peek(self, user_id: str, bucket: str, limit: int, window_s: float, now: float) -> Quota:
+        """The window as a request now would find it, without counting one; `exceeded` means
+        that request would be refused. For answers that must report the window, not spend it."""
+        window = self._windows.get((user_id, bucket))
+        if window is None or now >= window[0] + window_s:
+            return Quota(limit, remaining=limit, reset=math.ceil(now + window_s), exceeded=False)
+        used = int(window[1])
+        reset = math.ceil(window[0] + window_s)
+        return Quota(limit, remaining=max(limit - used, 0), reset=reset, exceeded=used >= limit)
+
     def clear(self) -> None:
         self._windows.clear()

@@ -11,6 +11,7 @@ import random
 from fake_x.accounts import AccountRegistry
 from fake_x.calls import CallLog
 from fake_x.clock import ShiftableClock
+from fake_x.conditions import Condition, Conditions
 from fake_x.config import EmulatorConfig, merge_config
 from fake_x.nonces import NonceCache
 from fake_x.oauth2 import OAuth2Registry
@@ -38,6 +39,13 @@ class RetweetStore:
             del tweets[tweet_id]
         return True
 
+    def forget_tweet(self, tweet_id: str) -> int:
+        """The tweet was deleted: nobody's retweet of it survives. Return how many went."""
+        holders = [tweets for tweets in self._by_user.values() if tweet_id in tweets]
+        for tweets in holders:
+            del tweets[tweet_id]
+        return len(holders)
+
     def to_json(self, user_id: str | None = None) -> dict[str, list[str]]:
         if user_id is not None:
             return {user_id: list(self._by_user.get(user_id, {}))}
@@ -58,6 +66,7 @@ class Emulator:
         self.limiter = FixedWindowLimiter()
         self.nonces = NonceCache()
         self.script = Script()
+        self.conditions = Conditions()
         self.calls = CallLog(config.call_log_limit)
         # Fault injection wants repeatable draws, not unpredictability.
         self.rng = random.Random(config.seed)
@@ -78,6 +87,7 @@ class Emulator:
         self.calls.clear()
         self.limiter.clear()
         self.script.clear()
+        self.conditions.clear()
         self.nonces.clear()
         self.clock.reset()
         self.config = self.startup_config
@@ -86,6 +96,12 @@ class Emulator:
         if accounts:
             self.accounts.clear()
             self.oauth2.clear()
+
+    def add_condition(self, condition: Condition) -> Condition:
+        """Put a condition in force (see conditions.py); a deleted tweet takes its retweets."""
+        if condition.kind == "tweet_deleted" and condition.tweet_id is not None:
+            self.retweets.forget_tweet(condition.tweet_id)
+        return self.conditions.add(condition)
 
     def rate_limit_for(self, user_id: str) -> int:
         return self.config.user_rate_limits.get(user_id, self.config.rate_limit)

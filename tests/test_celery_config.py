@@ -11,7 +11,8 @@ from tests.support import Rtq
 def test_worker_settings_that_keep_jobs_from_being_lost(rtq: Rtq) -> None:
     """acks_late, requeue on a lost worker or a hard time limit, and kombu's sweep interval."""
     script = (
-        "import json; from worker import app; from worker import tasks; c = app.conf; "
+        "import json; from worker import app; from worker.celery_adapter import tasks; "
+        "c = app.conf; "
         "t = app.tasks['rtq.retweet']; "
         "print(json.dumps([c.task_acks_late, c.task_reject_on_worker_lost, t.acks_on_timeout, "
         "c.worker_prefetch_multiplier, c.task_time_limit, c.accept_content, "

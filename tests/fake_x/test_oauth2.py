@@ -11,14 +11,8 @@ import requests
 
 from fake_x import EmulatorAdmin, EmulatorAdminError, EmulatorConfig, EmulatorProcess
 from fake_x.config import ConfigError, merge_config
-from fake_x.oauth2 import (
-    Grant,
-    OAuth2Error,
-    OAuth2Registry,
-    User,
-    challenge_method,
-    pkce_matches,
-)
+from fake_x.oauth2 import Grant, OAuth2Registry, User
+from fake_x.oauth2_rules import OAuth2Error, challenge_method, pkce_matches
 from fake_x.script import Script, parse_rule
 
 from .oauth2flow import REDIRECT_URI, Bearer, OAuth2App, pkce_pair, query_of

@@ -58,6 +58,19 @@ def test_fixed_window_counts_then_refuses_then_reopens() -> None:
     assert (reopened.remaining, reopened.reset) == (1, 1121)
 
 
+def test_peeking_at_a_window_reports_it_without_counting() -> None:
+    """peek shows the window a call would find (a fresh one if none is open) and spends nothing."""
+    limiter = FixedWindowLimiter()
+    fresh = limiter.peek("1", "retweet", 2, 60, now=1000.5)
+    assert (fresh.remaining, fresh.reset, fresh.exceeded) == (2, 1061, False)
+    limiter.hit("1", "retweet", 2, 60, now=1000.5)
+    limiter.hit("1", "retweet", 2, 60, now=1001)
+    for _ in range(3):
+        full = limiter.peek("1", "retweet", 2, 60, now=1002)
+        assert (full.remaining, full.reset, full.exceeded) == (0, 1061, True)
+    assert limiter.hit("1", "retweet", 2, 60, now=1061).remaining == 1
+
+
 def test_script_rules_are_validated_and_consumed_first_match_first() -> None:
     """Rules match on their filters, give up responses in order and vanish when empty."""
     script = Script()
