@@ -153,7 +153,7 @@ def settle_call(context: SettleContext, job: Job, progress: Progress, settlement
         history=json.dumps(progress.history, separators=(",", ":")),
         known_state=tristate(s.known), known_ttl=context.known_ttl,
         due_ms=clock.ms(s.due) if s.due else None, due_iso=clock.iso(s.due) if s.due else None,
-        message=message if s.due or s.hold else "",
+        message=message if s.due or s.hold or s.hold_app else "",
         dlq_entry_id=s.dead_letter.id if s.dead_letter else None,
         dlq_entry=s.dead_letter.to_json() if s.dead_letter else None, now_ms=now_ms,
         job_ttl=context.job_ttl, http_status=s.http_status, detail=s.detail,
