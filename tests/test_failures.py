@@ -10,7 +10,7 @@ from producers import Producer
 from tests.support import Rtq, signed_session, wait_for
 from worker.core.keys import Keys
 from worker.core.settings import Settings
-from worker.domain.accounts import AccountStore, fernet_for
+from worker.domain.accounts import AccountStore, app_id, fernet_for
 from worker.domain.jobs import JobStore
 from worker.embedded.servers import WorkerProcess, free_port
 from worker.x_api.credentials import Credentials
@@ -61,7 +61,6 @@ def test_a_hung_call_times_out_and_is_retried(rtq: Rtq) -> None:
         ("script400", "invalid_request", 400, "invalid"),
         ("revoked", "unauthorized", 401, "Unauthorized"),
         ("protected", "forbidden", 403, ""),
-        ("read_only", "forbidden", 403, "read+write"),
         ("missing", "not_found", 404, "Could not find"),
     ],
 )
@@ -77,8 +76,6 @@ def test_permanent_errors_are_dead_lettered_at_once(
         rtq.admin.revoke(account.account_id)
     elif setup == "protected":
         rtq.admin.configure(protected_tweets=[tweet])
-    elif setup == "read_only":
-        rtq.admin.configure(read_only_consumers=[account.credentials["consumer_key"]])
     elif setup == "missing":
         rtq.admin.configure(missing_tweets=[tweet])
     job_id = rtq.producer.enqueue("retweet", account.account_id, tweet)
@@ -87,6 +84,20 @@ def test_permanent_errors_are_dead_lettered_at_once(
     (entry,) = rtq.dead_letters.list()
     assert (entry.reason, entry.http_status, entry.job_id) == (reason, http_status, job_id)
     assert detail_part in entry.detail
+    assert len(rtq.admin.calls(user_id=account.account_id)) == 1
+
+
+def test_a_read_only_app_is_held_not_dead_lettered(rtq: Rtq) -> None:
+    """403 oauth1-permissions concerns the app: one call, the job waits (deferred, no dead
+    letter) with X's words and what to change (read+write, new tokens)."""
+    account = rtq.add_account()
+    rtq.admin.configure(read_only_consumers=[account.credentials["consumer_key"]])
+    job_id = rtq.producer.enqueue("retweet", account.account_id, "5")
+    wait_for(lambda: rtq.redis.llen(Keys().app_held(app_id(account.credentials["consumer_key"])))
+             == 1, 10, "the job held with its app")
+    status = rtq.status(job_id)
+    assert status.state == "deferred" and "read+write" in (status.detail or "")
+    assert rtq.dead_letters.list() == []
     assert len(rtq.admin.calls(user_id=account.account_id)) == 1
 
 

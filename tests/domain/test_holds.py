@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
+from fake_x import EmulatorAdmin
 from producers import JobRequest
-from tests.support import Account, Rtq, wait_for
+from tests.support import Account, Deployment, Rtq, wait_for
 from worker.core.keys import Keys
-from worker.domain.accounts import app_id
+from worker.domain.accounts import AccountStore, app_id
 from worker.domain.holds import Holds
 from worker.x_api.credentials import Credentials
 
@@ -133,3 +135,109 @@ def test_an_app_without_the_permissions_it_needs_is_held_with_what_to_change(
     rtq.admin.clear_conditions()
     assert holds(rtq).release_app(app) == (40, True)
     assert {s.state for s in rtq.wait_terminal(*job_ids, timeout=60)} == {"succeeded"}
+
+
+@pytest.mark.parametrize(("kind", "form", "state"), [
+    ("account_locked", "legacy", "locked"),
+    ("account_suspended", "v2", "suspended"),
+])
+def test_a_locked_or_suspended_account_holds_its_jobs_until_released(
+        rtq: Rtq, kind: str, form: str, state: str) -> None:
+    """30 jobs of a locked (or suspended) account: a few calls, the account marked, its jobs
+    held; another account of the same app keeps working; a tweet-level 403 stays a dead letter;
+    released, the held jobs finish."""
+    _, (held_account, other) = app_accounts(rtq, 2)
+    rtq.admin.add_condition(kind, user_id=held_account.account_id, form=form)
+    job_ids = enqueue_spread(rtq, [held_account], 30)
+    wait_for(lambda: rtq.redis.llen(Keys().held(held_account.account_id)) == 30, 30,
+             "the account's jobs held")
+    assert 1 <= len([c for c in rtq.x_calls(held_account.account_id)
+                     if c["status"] == 403]) <= 5
+    assert rtq.redis.hget(Keys().account_meta(held_account.account_id), "state") == state
+    info = {a.account_id: a for a in rtq.accounts.list()}[held_account.account_id]
+    assert info.state == state and info.held == 30 and info.detail
+    assert rtq.dead_letters.list() == []
+    # Another account of the same app is not held
+    (fine,) = rtq.wait_terminal(rtq.producer.enqueue("retweet", other.account_id, "99"))
+    assert fine.state == "succeeded"
+    # A tweet-level 403 (a protected author) is still that job's own dead letter
+    rtq.admin.configure(protected_tweets=["98"])
+    (protected,) = rtq.wait_terminal(rtq.producer.enqueue("retweet", other.account_id, "98"))
+    assert (protected.state, protected.reason) == ("dead", "forbidden")
+    # When the owner has unlocked the account and the operator releases it
+    rtq.admin.clear_conditions()
+    store = AccountStore(rtq.redis, Keys(), queue_key=rtq.settings.queue_key)
+    assert store.release(held_account.account_id) == 30
+    done = rtq.wait_terminal(*job_ids, timeout=60)
+    assert {s.state for s in done} == {"succeeded"}
+    assert rtq.redis.hget(Keys().account_meta(held_account.account_id), "state") == "active"
+
+
+def test_an_undo_of_a_deleted_tweet_succeeds_and_a_retweet_of_it_is_a_dead_letter(
+        rtq: Rtq) -> None:
+    """The author deletes a retweeted tweet: the undo has reached its goal (known state 0,
+    succeeded), as an --undo-after would; a retweet of a deleted tweet stays not_found."""
+    account = rtq.add_account()
+    (retweeted,) = rtq.wait_terminal(rtq.producer.enqueue("retweet", account.account_id, "500"))
+    assert retweeted.state == "succeeded"
+    rtq.admin.add_condition("tweet_deleted", tweet_id="500")
+    rtq.admin.add_condition("tweet_deleted", tweet_id="501")
+    (undone,) = rtq.wait_terminal(rtq.producer.enqueue("undo", account.account_id, "500"))
+    assert (undone.state, undone.history[-1]["http_status"]) == ("succeeded", 404)
+    assert rtq.redis.get(Keys().known(account.account_id, "500")) == "0"
+    (missing,) = rtq.wait_terminal(rtq.producer.enqueue("retweet", account.account_id, "501"))
+    assert (missing.state, missing.reason) == ("dead", "not_found")
+    assert [entry.reason for entry in rtq.dead_letters.list()] == ["not_found"]
+
+
+def test_an_undo_after_of_a_tweet_deleted_meanwhile_succeeds(rtq: Rtq) -> None:
+    """retweet --undo-after, and the author deletes the tweet before the undo is due: the undo
+    answers 404 and counts as done."""
+    account = rtq.add_account()
+    requests = JobRequest.create("retweet", account.account_id, "600").with_undo_after("1s")
+    retweet_id, undo_id = rtq.producer.enqueue_many(requests)
+    (retweeted,) = rtq.wait_terminal(retweet_id)
+    assert retweeted.state == "succeeded"
+    rtq.admin.add_condition("tweet_deleted", tweet_id="600")
+    (undone,) = rtq.wait_terminal(undo_id, timeout=20)
+    assert undone.state == "succeeded" and rtq.dead_letters.list() == []
+    assert [c["status"] for c in rtq.x_calls(account.account_id)] == [200, 404]
+
+
+def test_an_x_outage_opens_the_shared_breaker_and_no_job_is_lost(
+        rtq_env: dict[str, str], admin: EmulatorAdmin, tmp_path: Path) -> None:
+    """X answers 503 to everything: after a few failed calls the breaker opens for every
+    worker, deliveries park without spending attempts, probes after each cool-down find X
+    still down, and when X is back a probe closes it and all 200 jobs succeed; no dead letter."""
+    deployment = Deployment(rtq_env, admin, str(tmp_path), RTQ_BREAKER_MIN_CALLS="5",
+                            RTQ_BREAKER_WINDOW="5", RTQ_BREAKER_COOLDOWN="2",
+                            RTQ_BREAKER_PROBES="2")
+    try:
+        d = deployment.rtq
+        deployment.start_worker(2)
+        deployment.start_worker(2)
+        breaker = Holds(d.redis, Keys(), d.settings.queue_key).breaker
+        accounts = [d.add_account() for _ in range(10)]
+        admin.add_condition("outage", status=503)
+        job_ids = enqueue_spread(d, accounts, 200)
+        wait_for(lambda: breaker().state == "open", 20, "the breaker to open")
+        first_opened = breaker().opened_at
+        # Let at least one cool-down pass: its probes meet the outage and reopen the breaker
+        wait_for(lambda: breaker().state == "open" and breaker().opened_at != first_opened,
+                 20, "probes to find X still down")
+        outage_calls = calls_with_status(d, 503)
+        # Calls while X was down: the failures that opened it, those already in flight (4
+        # worker slots), and the probes of each cool-down (2 per cool-down of 2 s).
+        assert outage_calls <= 5 + 4 + 2 * 4, outage_calls
+        assert d.dead_letters.list() == []
+        # When X is back
+        admin.clear_conditions()
+        done = d.wait_terminal(*job_ids, timeout=90)
+        assert Counter(s.state for s in done) == {"succeeded": 200}
+        assert breaker().state == "closed"
+        assert d.dead_letters.list() == []
+        logs = "".join(Path(w.log_path).read_text() for w in deployment.workers)
+        assert logs.count("circuit breaker opened") == 1
+        assert logs.count("circuit breaker closed") == 1
+    finally:
+        deployment.close()
