@@ -86,3 +86,12 @@ def test_the_layers_are_the_ones_the_readme_draws() -> None:
     missing = [name for name in subpackages if f"{name}/" not in readme]
     assert not missing, missing
     assert list(itertools.chain(subpackages))  # there are some
+
+
+def test_the_tests_mirror_the_packages() -> None:
+    """Each part has its tests beside the others of its layer: tests/<subpackage>/ for every
+    subpackage of worker, and for producers and the emulator."""
+    parts = sorted(path.parent.name for path in (ROOT / "worker").glob("*/__init__.py"))
+    for part in [*parts, "producers", "fake_x"]:
+        folder = ROOT / "tests" / part
+        assert any(folder.glob("test_*.py")), f"no tests in tests/{part}/"

@@ -20,7 +20,7 @@ message is most of the Redis memory it takes:
 - embed (callbacks, chain, chord) `{}`, which Celery reads as none (not null: a failure
   reported by the parent process reads `embed.get("chord")`).
 Full send_task messages (any client, any language) are read as well; rtq's own readers
-(`worker.celery_adapter.intake`) accept both. `tests/unit/test_message_format_unit.py` checks
+(`worker.celery_adapter.intake`) accept both. `tests/domain/test_message_format_unit.py` checks
 that Celery reads the two alike.
 
 Messages are filled into a template (the constant parts serialised once per process) rather

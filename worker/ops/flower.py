@@ -10,7 +10,7 @@ host): FLOWER_BASIC_AUTH=user:password[,user2:password2], which Flower itself re
 
 Producers write Celery messages straight to Redis (one Lua script per batch of jobs), so
 Celery's publisher never runs and emits no `task-sent` event for them. `SentEvents` builds
-exactly the event Celery's `send_task` would (tests/test_flower.py compares the two), for the
+exactly the event Celery's `send_task` would (tests/ops/test_flower.py compares the two), for the
 pub/sub topic kombu's Redis transport uses for the `celeryev` exchange: `[global prefix]/<db>.
 celeryev/task.sent` (kombu's default `fanout_prefix` and `fanout_patterns`, which rtq keeps).
 enqueue.lua publishes a batch's events together as one message on `.../task.multi`, a JSON list

@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 
 from worker.core.settings import Settings
 
-SYSTEMD = Path(__file__).resolve().parent.parent / "deploy" / "systemd"
+SYSTEMD = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
 UNITS = ["rtq-worker@.service", "rtq-flower.service"]
 HARDENING = {
     "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",

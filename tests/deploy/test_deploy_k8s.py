@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 from worker.core.settings import Settings
 from worker.domain.lanes import all_lanes
 
-K8S = Path(__file__).resolve().parent.parent / "deploy" / "k8s"
+K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 # The oldest Kubernetes still commonly run, and the newest the package knows.
 VERSIONS = ["1.27.0", kubernetes_validate.latest_version()]
 CRDS = {"keda.sh/v1alpha1"}  # KEDA's kinds: no schema ships; checked below instead

@@ -18,7 +18,7 @@ from fake_x import EmulatorAdmin
 from tests.support import Deployment, pool_children, wait_for
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _start_producers(deployment: Deployment, pairs_path: Path, processes: int, count: int

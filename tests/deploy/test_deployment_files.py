@@ -14,8 +14,8 @@ import jsonschema
 import yaml
 from cryptography.fernet import Fernet
 
-ROOT = Path(__file__).resolve().parent.parent
-# Vendored with its licence and origin (tests/schemas/README.md): the suite reads nothing
+ROOT = Path(__file__).resolve().parents[2]
+# Vendored with its licence and origin (tests/deploy/schemas/README.md): the suite reads nothing
 # outside the clone.
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "compose-spec.json"
 

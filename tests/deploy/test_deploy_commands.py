@@ -31,7 +31,7 @@ from tests.support import Deployment, wait_for
 from worker.core.settings import Settings
 from worker.embedded.servers import RedisServer, find_redis_server, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # The image's /opt/rtq/bin is this virtualenv's bin; `python` is the image's interpreter.
 PROGRAMS = {"rtq": BIN / "rtq", "celery": BIN / "celery", "python": Path(sys.executable)}
