@@ -206,3 +206,54 @@ def test_an_internal_error_and_unreadable_messages_are_one_event_each(
     assert bug["exception"]["values"][-1]["type"] == "JSONDecodeError"
     assert all(e["tags"]["account_id"] == "unknown" and e["tags"]["x_status"] == "none"
                for e in unreadable_events())
+
+
+def test_a_held_app_and_the_breaker_are_one_event_per_transition(
+    rtq_env: dict[str, str], admin: EmulatorAdmin, tmp_path: Path, receiver: EnvelopeReceiver
+) -> None:
+    """An app out of credits with 20 jobs is one Sentry event (not 20, and no dead letter);
+    an outage is one event when the breaker opens and one when it closes."""
+    from tests.domain.test_holds import app_accounts, enqueue_spread
+    from worker.core.keys import Keys
+    from worker.domain.accounts import app_id
+    from worker.domain.holds import Holds
+
+    deployment = Deployment(rtq_env, admin, str(tmp_path), SENTRY_DSN=receiver.dsn,
+                            RTQ_BREAKER_MIN_CALLS="3", RTQ_BREAKER_COOLDOWN="1",
+                            RTQ_BREAKER_PROBES="1")
+    try:
+        deployment.start_worker(2)
+        rtq = deployment.rtq
+        holds = Holds(rtq.redis, Keys(), rtq.settings.queue_key)
+        # Given an app whose credits ran out
+        consumer_key, accounts = app_accounts(rtq, 4)
+        # (X names the billing account in its detail, as real X does: a number, not the key)
+        admin.add_condition("credits_depleted", consumer_key=consumer_key,
+                            account_id="1723874892375")
+        enqueue_spread(rtq, accounts, 20)
+        wait_for(lambda: rtq.redis.llen(Keys().app_held(app_id(consumer_key))) == 20, 30,
+                 "the app's jobs held")
+        # And an outage that opens the breaker, then ends
+        admin.clear_conditions()
+        others = [rtq.add_account() for _ in range(3)]
+        admin.add_condition("outage", status=503)
+        outage_jobs = enqueue_spread(rtq, others, 12, first_tweet=100)
+        wait_for(lambda: holds.breaker().state == "open", 20, "the breaker to open")
+        admin.clear_conditions()
+        rtq.wait_terminal(*outage_jobs, timeout=60)
+
+        def transitions() -> list[dict[str, Any]]:
+            return [e for e in receiver.events() if "hold" in e.get("tags", {})
+                    or "breaker" in e.get("tags", {})]
+
+        wait_for(lambda: len(transitions()) >= 3, 20, "the three transitions' events")
+        events = receiver.events()
+        held = [e for e in events if e.get("tags", {}).get("hold") == "app"]
+        breaker = [e["tags"]["breaker"] for e in events if "breaker" in e.get("tags", {})]
+        assert len(held) == 1 and held[0]["tags"]["reason"] == "credits_depleted"
+        assert held[0]["tags"]["app"] == app_id(consumer_key)
+        assert breaker == ["opened", "closed"]
+        assert not [e for e in events if dead_letter_job(e)], "no job was dead-lettered"
+        assert consumer_key not in b"\n".join(receiver.bodies).decode(errors="replace")
+    finally:
+        deployment.close()
