@@ -67,6 +67,7 @@ def test_an_app_out_of_credits_holds_its_jobs_after_a_handful_of_calls(rtq: Rtq)
              "every job of the app to be held")
     # Then only the first few calls reached X, and nothing was dead-lettered
     calls_402 = calls_with_status(rtq, 402)
+    print(f"\n[figure] credits depleted: {calls_402} call(s) for 1,000 jobs of 50 accounts")
     assert 1 <= calls_402 <= 5, calls_402
     assert rtq.dead_letters.list() == []
     statuses = rtq.jobs.get_many(job_ids)
@@ -102,6 +103,7 @@ def test_a_usage_capped_app_waits_for_the_end_of_its_period(rtq: Rtq) -> None:
     rtq.admin.add_condition("usage_capped", consumer_key=consumer_key, period="Monthly")
     job_ids = enqueue_spread(rtq, accounts, 30)
     wait_for(lambda: rtq.redis.llen(Keys().app_held(app)) == 30, 30, "the app's jobs held")
+    print(f"\n[figure] usage cap: {calls_with_status(rtq, 429)} call(s) for 30 jobs")
     assert 1 <= calls_with_status(rtq, 429) <= 5
     (hold,) = holds(rtq).apps()
     assert hold.reason == "usage_capped" and hold.until is not None
@@ -127,6 +129,7 @@ def test_an_app_without_the_permissions_it_needs_is_held_with_what_to_change(
     rtq.admin.add_condition("app_forbidden", consumer_key=consumer_key, reason=reason)
     job_ids = enqueue_spread(rtq, accounts, 40)
     wait_for(lambda: rtq.redis.llen(Keys().app_held(app)) == 40, 30, "the app's jobs held")
+    print(f"\n[figure] app_forbidden {reason}: {calls_with_status(rtq, 403)} call(s), 40 jobs")
     assert 1 <= calls_with_status(rtq, 403) <= 5
     assert rtq.dead_letters.list() == []
     (hold,) = holds(rtq).apps()
@@ -151,8 +154,9 @@ def test_a_locked_or_suspended_account_holds_its_jobs_until_released(
     job_ids = enqueue_spread(rtq, [held_account], 30)
     wait_for(lambda: rtq.redis.llen(Keys().held(held_account.account_id)) == 30, 30,
              "the account's jobs held")
-    assert 1 <= len([c for c in rtq.x_calls(held_account.account_id)
-                     if c["status"] == 403]) <= 5
+    refused = len([c for c in rtq.x_calls(held_account.account_id) if c["status"] == 403])
+    print(f"\n[figure] {state} account: {refused} call(s) for 30 jobs")
+    assert 1 <= refused <= 5
     assert rtq.redis.hget(Keys().account_meta(held_account.account_id), "state") == state
     info = {a.account_id: a for a in rtq.accounts.list()}[held_account.account_id]
     assert info.state == state and info.held == 30 and info.detail
@@ -226,6 +230,7 @@ def test_an_x_outage_opens_the_shared_breaker_and_no_job_is_lost(
         wait_for(lambda: breaker().state == "open" and breaker().opened_at != first_opened,
                  20, "probes to find X still down")
         outage_calls = calls_with_status(d, 503)
+        print(f"\n[figure] outage: {outage_calls} call(s) over two cool-downs, 200 jobs")
         # Calls while X was down: the failures that opened it, those already in flight (4
         # worker slots), and the probes of each cool-down (2 per cool-down of 2 s).
         assert outage_calls <= 5 + 4 + 2 * 4, outage_calls
