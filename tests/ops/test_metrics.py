@@ -15,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from producers import JobRequest, Producer
+from tests.holding import holding
 from tests.support import Rtq, wait_for
 from worker.core.settings import Settings
 from worker.embedded.servers import WorkerProcess, free_port
@@ -147,6 +148,45 @@ def test_metrics_show_a_job_running_while_its_call_is_in_flight(
     assert value(exporter.scrape(), "rtq_jobs_running") == 1
     rtq.wait_terminal(job_id)
     wait_for(lambda: value(exporter.scrape(), "rtq_jobs_running") == 0, 5, "the ack")
+
+
+def test_metrics_show_account_states_held_apps_and_the_breaker(exporter: Exporter, rtq: Rtq
+                                                               ) -> None:
+    """Accounts in every state, held apps by reason, the jobs waiting for them, and the
+    breaker as 0 closed, 1 half-open, 2 open; every series present at 0 when nothing is held."""
+    quiet = exporter.scrape()
+    for state in ("active", "needs_reauth", "locked", "suspended"):
+        assert value(quiet, "rtq_accounts", state=state) == 0
+    for reason in ("credits_depleted", "usage_capped", "app_forbidden"):
+        assert value(quiet, "rtq_apps", state="held", reason=reason) == 0
+    assert value(quiet, "rtq_app_held_jobs") == 0
+    assert value(quiet, "rtq_breaker_state") == 0
+    with holding(rtq) as held:
+        # Given accounts in each state, two apps out of credits and one forbidden, with 3 jobs
+        # waiting for them, and a breaker probing X
+        active, reauth, locked, suspended = (rtq.add_account() for _ in range(4))
+        rtq.accounts.mark_needs_reauth(reauth.account_id)
+        held.hold_account(locked.account_id, "locked", "locked")
+        held.hold_account(suspended.account_id, "suspended", "suspended")
+        jobs = held.jobs(active.account_id, range(1, 4))
+        first, second, third = ({job_id: jobs[job_id]} for job_id in jobs)
+        held.hold_app("0000000000000001", "credits_depleted", "no credits", messages=first)
+        held.hold_app("0000000000000002", "credits_depleted", "no credits", messages=second)
+        held.hold_app("0000000000000003", "app_forbidden", "not permitted", messages=third,
+                      http_status=403)
+        held.open_breaker("half_open")
+        probing = exporter.scrape()
+        held.open_breaker("open")
+        opened = exporter.scrape()
+    # Then
+    for state in ("active", "needs_reauth", "locked", "suspended"):
+        assert value(probing, "rtq_accounts", state=state) == 1
+    assert value(probing, "rtq_apps", state="held", reason="credits_depleted") == 2
+    assert value(probing, "rtq_apps", state="held", reason="app_forbidden") == 1
+    assert value(probing, "rtq_apps", state="held", reason="usage_capped") == 0
+    assert value(probing, "rtq_app_held_jobs") == 3
+    assert value(probing, "rtq_breaker_state") == 1
+    assert value(opened, "rtq_breaker_state") == 2
 
 
 def test_metrics_report_the_queue_depth(rtq: Rtq) -> None:

@@ -1,5 +1,6 @@
-"""`rtq stats [--json]`: the queue, running, parked and dead-lettered jobs, workers, and each
-account's state and budgets, read from Redis after real jobs ran on a real worker."""
+"""`rtq stats [--json]`: the queue, running, parked and dead-lettered jobs, workers, each
+account's state and budgets, held apps and the circuit breaker, read from Redis after real jobs
+ran on a real worker (the holds written as the worker's scripts write them: tests/holding.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import socket
 from datetime import UTC, datetime
 
 from producers import JobRequest, Producer
+from tests.holding import holding
 from tests.support import Account, Rtq, wait_for
+from worker.core import clock
 from worker.core.settings import Settings
 from worker.embedded.servers import WorkerProcess
 
@@ -105,3 +108,51 @@ def test_stats_fail_clearly_when_redis_is_unreachable(rtq: Rtq) -> None:
     assert result.returncode == 1
     assert "Redis at" in result.stderr and "unreachable" in result.stderr
     assert "hunter2pass" not in result.stderr
+
+
+def test_stats_report_account_states_held_apps_and_the_breaker(rtq: Rtq) -> None:
+    """Accounts by state, each held app's reason and held jobs, and the breaker's state with
+    its end, in JSON and text; with nothing held, zeros and a closed breaker."""
+    quiet = json.loads(stats(rtq, "--json"))
+    assert quiet["accounts_by_state"] == {"active": 0, "needs_reauth": 0, "locked": 0,
+                                          "suspended": 0}
+    assert quiet["apps"] == {"held": 0, "held_jobs": 0, "by_reason": {
+        "credits_depleted": 0, "usage_capped": 0, "app_forbidden": 0}, "held_apps": []}
+    assert quiet["breaker"] == {"state": "closed", "until": None, "opened_at": None}
+    with holding(rtq) as held:
+        # Given one account of each state, an app out of credits with 2 held jobs, and an open
+        # breaker
+        active, reauth, locked, suspended = (rtq.add_account() for _ in range(4))
+        rtq.accounts.mark_needs_reauth(reauth.account_id)
+        held.hold_account(locked.account_id, "locked", "Your account is temporarily locked")
+        held.hold_account(suspended.account_id, "suspended", "User is suspended")
+        held.hold_app("0123456789abcdef", "credits_depleted", "no credits",
+                      messages=held.jobs(active.account_id, range(1, 3)))
+        until_ms = clock.ms(clock.now()) + 15_000
+        held.open_breaker(until_ms=until_ms)
+        # When an operator asks
+        document = json.loads(stats(rtq, "--json"))
+        text = stats(rtq).splitlines()
+    # Then
+    assert document["accounts_by_state"] == {"active": 1, "needs_reauth": 1, "locked": 1,
+                                             "suspended": 1}
+    apps = document["apps"]
+    assert (apps["held"], apps["held_jobs"]) == (1, 2)
+    assert apps["by_reason"] == {"credits_depleted": 1, "usage_capped": 0, "app_forbidden": 0}
+    (app,) = apps["held_apps"]
+    assert (app["app"], app["reason"], app["held_jobs"], app["until"]) == (
+        "0123456789abcdef", "credits_depleted", 2, None)
+    breaker = document["breaker"]
+    assert (breaker["state"], breaker["until"]) == ("open", clock.iso_ms(until_ms))
+    accounts = {a["account_id"]: a for a in document["accounts"]}
+    assert accounts[locked.account_id]["detail"] == "Your account is temporarily locked"
+    # ... the sections that were there before are unchanged
+    assert set(document) >= {"taken_at", "queue", "running", "parked", "dead_letters",
+                             "workers", "outcomes", "calls", "accounts"}
+    assert document["parked"] == {"retry": 0, "rate_window": 0, "reauthorization": 0}
+    rows = {line.split()[0]: line for line in text if line.strip()}
+    assert rows["accounts"].split(None, 1)[1] == \
+        "4 (active: 1, needs_reauth: 1, locked: 1, suspended: 1)"
+    assert rows["apps"].split(None, 2)[2] == "1 (0123456789abcdef: credits_depleted, 2 job(s))"
+    assert rows["breaker"].split(None, 1)[1] == f"open until {clock.iso_ms(until_ms)}"
+    assert rows[suspended.account_id].split()[1] == "suspended"

@@ -7,7 +7,9 @@ help: Click needs the command objects for that, so it imports them all.
 
     common.py     the shared context (settings, Redis, stores), error handling, tables, JSON
     jobs.py       retweet, undo, enqueue (bulk files), status
-    accounts.py   accounts add/list/limit/remove/rotate-keys;  authorize.py: OAuth 2.0 (PKCE)
+    accounts.py   accounts add/list/limit/release/remove/rotate-keys;  authorize.py: OAuth 2.0
+                  (PKCE)
+    apps.py       apps list/release: the X apps X refuses as a whole
     dlq.py        dead letters: list, show, replay, purge, export
     ops.py        stats, metrics, flower
     api.py        the HTTP producer (`rtq api`)
@@ -29,6 +31,7 @@ from worker.core.settings import Settings
 LAZY_COMMANDS: dict[str, str] = {
     "accounts": "worker.cli.accounts:accounts_group",
     "api": "worker.cli.api:api_command",
+    "apps": "worker.cli.apps:apps_group",
     "dlq": "worker.cli.dlq:dlq_group",
     "enqueue": "worker.cli.jobs:enqueue",
     "fake-x": "fake_x.cli:fake_x_command",

@@ -1,5 +1,5 @@
-"""`rtq accounts ...`: add, list, remove, rotate-keys. Secrets are read from stdin or a file,
-never from the command line."""
+"""`rtq accounts ...`: add, list, limit, release, remove, rotate-keys. Secrets are read from
+stdin or a file, never from the command line."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import click
 
 from worker.cli.common import Context, emit_json, fail, handle_errors, pass_context, print_table
 from worker.core.env import parse_rate
-from worker.core.ids import parse_account_id
+from worker.core.ids import InvalidId, parse_account_id
 from worker.domain.account_info import AccountInfo
 from worker.x_api.credentials import InvalidCredentials, parse_credentials
 
@@ -54,20 +54,30 @@ def add(ctx: Context, source: TextIO | None) -> None:
 @pass_context
 @handle_errors
 def list_accounts(ctx: Context, as_json: bool) -> None:
-    """List accounts (never their secrets)."""
+    """List accounts (never their secrets): state (active, needs_reauth, locked, suspended),
+    app, rate limit, budgets left, held jobs, and why X refuses a held account."""
     infos = ctx.accounts().list()
     if as_json:
         for info in infos:
             emit_json(info.as_dict())
         return
     print_table(
-        [[i.account_id, i.state, "own" if i.own_consumer_key else "default",
+        [[i.account_id, i.state, "own" if i.own_consumer_key else "default", i.app or "-",
           i.rate_limit or f"{ctx.settings.rate_limit}/{ctx.settings.rate_window} (default)",
           _budget_text(i, "retweet"), _budget_text(i, "undo"), _budget_text(i, "day"),
-          str(i.held), i.added_at or "-"] for i in infos],
-        ["ACCOUNT_ID", "STATE", "CONSUMER_KEY", "RATE_LIMIT", "RETWEET_LEFT", "UNDO_LEFT",
-         "DAY_LEFT", "HELD", "ADDED_AT"],
+          str(i.held), i.added_at or "-", " ".join((i.detail or "-").split())] for i in infos],
+        ["ACCOUNT_ID", "STATE", "CONSUMER_KEY", "APP", "RATE_LIMIT", "RETWEET_LEFT", "UNDO_LEFT",
+         "DAY_LEFT", "HELD", "ADDED_AT", "DETAIL"],
     )
+
+
+def _account_id(value: str) -> str:
+    """ACCOUNT_ID as given, made canonical; not an id: exit 2, naming the argument."""
+    try:
+        return parse_account_id(value)
+    except InvalidId as exc:
+        fail(f"account_id: {exc}", code=2)
+        raise AssertionError("unreachable") from None
 
 
 def _budget_text(info: AccountInfo, name: str) -> str:
@@ -89,7 +99,7 @@ def limit(ctx: Context, account_id: str, rate: str | None, use_default: bool) ->
     5/900, Free 1/900), until X's headers say otherwise."""
     if (rate is None) != use_default:
         fail("give LIMIT/SECONDS or --default", code=2)
-    account_id = parse_account_id(account_id)
+    account_id = _account_id(account_id)
     store = ctx.accounts()
     if not store.exists(account_id):
         fail(f"account_id: unknown account {account_id}")
@@ -102,6 +112,20 @@ def limit(ctx: Context, account_id: str, rate: str | None, use_default: bool) ->
     store.set_rate_limit(account_id, parsed)
     click.echo(f"account {account_id}: "
                f"{rate if rate else 'RTQ_RATE_LIMIT'} per endpoint", err=True)
+
+
+@accounts_group.command("release")
+@click.argument("account_id")
+@pass_context
+@handle_errors
+def release(ctx: Context, account_id: str) -> None:
+    """Make ACCOUNT_ID active again once X accepts it (unlocked, reinstated): its held jobs go
+    back to the queue."""
+    account_id = _account_id(account_id)
+    released = ctx.accounts().release(account_id)
+    if released is None:
+        fail(f"account_id: unknown account {account_id}")
+    click.echo(f"account {account_id}: active, {released} held job(s) back in the queue")
 
 
 @accounts_group.command("remove")

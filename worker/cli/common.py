@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from functools import cached_property, wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 import redis
@@ -21,11 +21,15 @@ from worker.core.settings import Settings
 from worker.domain.accounts import (
     AccountStore,
     CredentialsUnreadable,
+    default_app_id,
     fernet_for,
 )
 from worker.domain.dlq import DeadLetters
 from worker.domain.jobs import JobStore
 from worker.x_api.credentials import InvalidCredentials
+
+if TYPE_CHECKING:
+    from worker.domain.holds import Holds
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -59,6 +63,17 @@ class Context:
     @cached_property
     def jobs(self) -> JobStore:
         return JobStore(self.redis, self.keys)
+
+    @cached_property
+    def holds(self) -> Holds:
+        from worker.domain.holds import Holds  # only the commands that read holds load it
+
+        return Holds(self.redis, self.keys, self.settings.queue_key)
+
+    @cached_property
+    def default_app(self) -> str:
+        """The app id of accounts without keys of their own (RTQ_CONSUMER_KEY's)."""
+        return default_app_id(self.settings.consumer_key)
 
     @cached_property
     def dead_letters(self) -> DeadLetters:

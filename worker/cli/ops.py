@@ -21,8 +21,8 @@ FLOWER_PORT = 5555
 @pass_context
 @handle_errors
 def stats(ctx: Context, as_json: bool) -> None:
-    """Queue depth, running, parked and dead-lettered jobs, workers, and each account's state
-    and budgets, read from Redis."""
+    """Queue depth, running, parked and dead-lettered jobs, workers, held apps, the circuit
+    breaker, and each account's state and budgets, read from Redis."""
     snapshot = StatsReader(ctx.redis, ctx.settings).snapshot()
     if as_json:
         emit_json(snapshot.as_dict())
@@ -47,6 +47,10 @@ def _print_stats(snapshot: Snapshot) -> None:
         ["workers", f"{len(snapshot.workers)} ({', '.join(sorted(snapshot.workers)) or '-'})"],
         ["outcomes", _pairs(document["outcomes"])],
         ["calls to X", _pairs(document["calls"])],
+        ["accounts", f"{len(snapshot.accounts)} ({_pairs(snapshot.accounts_by_state)})"],
+        ["apps held", _apps_held(snapshot)],
+        ["breaker", snapshot.breaker.state
+                    + (f" until {snapshot.breaker.until}" if snapshot.breaker.until else "")],
     ]
     print_table(rows, ["measure", "value"])
     if not snapshot.accounts:
@@ -58,10 +62,18 @@ def _print_stats(snapshot: Snapshot) -> None:
             account["account_id"], account["state"], account["rate_limit"] or "default",
             _budget(account["budgets"].get("retweet")), _budget(account["budgets"].get("undo")),
             _budget(account["budgets"].get("day")), str(account["held_jobs"]),
-            str(sum(account["waiting"].values())),
+            str(sum(account["waiting"].values())), account["app"] or "-",
         ])
     print_table(account_rows, ["account_id", "state", "rate_limit", "retweet", "undo", "day",
-                               "held", "waiting"])
+                               "held", "waiting", "app"])
+
+
+def _apps_held(snapshot: Snapshot) -> str:
+    """`N (app: reason, jobs, ...)`: the held apps and the jobs waiting for each."""
+    if not snapshot.apps:
+        return "0"
+    return f"{len(snapshot.apps)} (" + ", ".join(
+        f"{hold.app}: {hold.reason}, {hold.held_jobs} job(s)" for hold in snapshot.apps) + ")"
 
 
 def _budget(budget: dict[str, Any] | None) -> str:

@@ -6,6 +6,7 @@
     settling.py       writing what became of a delivery (settle.lua, dead letters, Sentry)
     scripts/          the Lua scripts (lua/) and the typed contract Python calls them through
     accounts.py       the encrypted credential store (Fernet), account meta and budgets
+    account_info.py   what operators read of accounts: state, app, budgets, held jobs and why
     token_refresh.py  one OAuth 2.0 refresh at a time per account
     messages.py       Celery's task-message format, built without Celery (producers use it)
     lanes.py          the queue's fair lanes (fast, released, overflow)

@@ -1,5 +1,5 @@
-"""What an operator reads of the accounts: state, rate budgets, held jobs (`rtq accounts
-list`, `rtq stats`). No secret is read here."""
+"""What an operator reads of the accounts: state, rate budgets, held jobs, the app they call X
+as and why they are held (`rtq accounts list`, `rtq stats`). No secret is read here."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import redis
 
 from worker.core import clock
 from worker.core.keys import Keys
+
+# Every state an account can be in (its meta hash's `state`; absent means active).
+ACCOUNT_STATES = ("active", "needs_reauth", "locked", "suspended")
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,10 @@ class Budget:
 
 @dataclass(frozen=True)
 class AccountInfo:
+    """One account as an operator sees it: `state` is active, needs_reauth, locked or
+    suspended; `app` the app it calls X as ("default": the deployment's RTQ_CONSUMER_KEY);
+    `detail` and `held_since` say why and since when X refuses it (locked, suspended)."""
+
     account_id: str
     added_at: str | None
     updated_at: str | None
@@ -36,6 +43,7 @@ class AccountInfo:
     held: int = 0
     app: str | None = None
     detail: str | None = None
+    held_since: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +55,7 @@ class AccountInfo:
             "held_jobs": self.held,
             "app": self.app,
             "detail": self.detail,
+            "held_since": self.held_since,
             "added_at": self.added_at,
             "updated_at": self.updated_at,
         }
@@ -93,5 +102,8 @@ def list_accounts(client: redis.Redis, keys: Keys) -> list[AccountInfo]:
             budgets={name: _budget(fields, now_ms)
                      for name, fields in zip(budget_names, budgets, strict=True) if fields},
             held=int(held),
+            app=meta.get("app") or (None if meta.get("own_consumer_key") == "1" else "default"),
+            detail=meta.get("held_detail"),
+            held_since=meta.get("held_since"),
         ))
     return infos

@@ -31,6 +31,12 @@ def app_id(consumer_key: str) -> str:
     return hashlib.sha256(consumer_key.encode()).hexdigest()[:16]
 
 
+def default_app_id(consumer_key: str | None) -> str:
+    """The app of accounts that bring no keys of their own: RTQ_CONSUMER_KEY's id, or
+    "default" when none is set (the name begin.lua and settle.lua hold it under)."""
+    return app_id(consumer_key) if consumer_key else "default"
+
+
 def fernet_for(keys: tuple[str, ...]) -> MultiFernet:
     return MultiFernet([Fernet(key.encode("ascii")) for key in keys])
 

@@ -18,7 +18,13 @@ only if Redis loses its data).
     rtq_x_calls_total{status}                 calls to X by HTTP status ("none": no answer)
     rtq_budget_remaining{account,endpoint}    calls left in the current window, as rtq knows it
     rtq_budget_limit{account,endpoint}        the window's size
-    rtq_accounts{state}                       accounts by state (active, needs_reauth)
+    rtq_accounts{state}                       accounts by state (active, needs_reauth,
+                                              locked, suspended)
+    rtq_apps{state,reason}                    held apps (state "held") by reason:
+                                              credits_depleted | usage_capped | app_forbidden
+    rtq_app_held_jobs                         jobs waiting for held apps
+    rtq_breaker_state                         the circuit breaker for calls to X: 0 closed,
+                                              1 half-open, 2 open
     rtq_workers_alive                         workers whose heartbeat has not expired
     rtq_scrape_duration_seconds               how long reading Redis took
 """
@@ -27,14 +33,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Iterator
 
 import redis
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from worker.domain.account_info import ACCOUNT_STATES
 from worker.domain.dlq import REASONS
+from worker.domain.holds import APP_REASONS, BREAKER_STATES
 from worker.ops.stats import PARKED_REASONS, Snapshot, StatsReader
 
 log = logging.getLogger("rtq.metrics")
@@ -119,9 +126,7 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
                                   labels=["account", "endpoint"])
     limit = GaugeMetricFamily("rtq_budget_limit", "Calls allowed per rate window",
                               labels=["account", "endpoint"])
-    states: Counter[str] = Counter()
     for info in snapshot.accounts:
-        states[info.state] += 1
         for endpoint, budget in sorted(info.budgets.items()):
             if budget.remaining is not None:
                 remaining.add_metric([info.account_id, endpoint], budget.remaining)
@@ -130,12 +135,35 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
     yield remaining
     yield limit
 
-    accounts = GaugeMetricFamily("rtq_accounts", "Accounts by state", labels=["state"])
-    for state in sorted({"active", "needs_reauth", *states}):
-        accounts.add_metric([state], states.get(state, 0))
+    accounts = GaugeMetricFamily(
+        "rtq_accounts", "Accounts by state: active, needs_reauth (new credentials needed), "
+        "locked or suspended (by X; rtq accounts release once it accepts them)",
+        labels=["state"])
+    by_state = snapshot.accounts_by_state
+    for state in sorted({*ACCOUNT_STATES, *by_state}):
+        accounts.add_metric([state], by_state.get(state, 0))
     yield accounts
+    yield from _hold_families(snapshot)
     yield GaugeMetricFamily("rtq_workers_alive", "Workers whose heartbeat has not expired",
                             value=len(snapshot.workers))
+
+
+def _hold_families(snapshot: Snapshot) -> Iterator[Metric]:
+    """Held apps, the jobs waiting for them, and the circuit breaker."""
+    apps = GaugeMetricFamily(
+        "rtq_apps", "Apps X refuses as a whole (state held), by reason: credits_depleted, "
+        "usage_capped, app_forbidden (rtq apps list, rtq apps release)",
+        labels=["state", "reason"])
+    by_reason = snapshot.apps_by_reason
+    for reason in sorted({*APP_REASONS, *by_reason}):
+        apps.add_metric(["held", reason], by_reason.get(reason, 0))
+    yield apps
+    yield GaugeMetricFamily("rtq_app_held_jobs", "Jobs waiting for held apps",
+                            value=snapshot.app_held_jobs)
+    yield GaugeMetricFamily(
+        "rtq_breaker_state",
+        "The circuit breaker for calls to X: 0 closed, 1 half-open (probing), 2 open (paused)",
+        value=BREAKER_STATES.index(snapshot.breaker.state))
 
 
 def registry(reader: StatsReader) -> CollectorRegistry:

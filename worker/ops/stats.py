@@ -14,11 +14,16 @@ reader covers every host and process; nothing here writes.
                       rate_window  the `waiting` sorted sets of every group (account, endpoint)
                                  waiting for its rate window
                       reauthorization  the `held` lists of accounts that need new credentials
+                                 or that X has locked or suspended
     dead letters      by reason, and the oldest entry's failure time
     outcomes, calls   the `outcomes` and `call_statuses` hashes (counters since Redis began)
     workers           heartbeat keys (each worker's main process renews its key every 2 s; it
                       expires 10 s after the worker stops)
-    accounts          state, rate limit and budgets (AccountStore.list)
+    accounts          state, app, rate limit, budgets and held jobs (AccountStore.list), and
+                      how many are in each state (active, needs_reauth, locked, suspended)
+    apps              the held apps (the `app_holds` sorted set and each app's hash and held
+                      list: domain/holds.py), their reasons and the jobs waiting for them
+    breaker           the circuit breaker's state for calls to X (closed, half_open, open)
 """
 
 from __future__ import annotations
@@ -34,9 +39,10 @@ from worker.core import clock
 from worker.core.keys import Keys
 from worker.core.settings import Settings
 from worker.domain import lanes
-from worker.domain.account_info import AccountInfo
+from worker.domain.account_info import ACCOUNT_STATES, AccountInfo
 from worker.domain.accounts import AccountStore
 from worker.domain.dlq import REASONS
+from worker.domain.holds import APP_REASONS, AppHold, BreakerStatus, Holds
 
 PARKED_REASONS = ("retry", "rate_window", "reauthorization")
 _SCAN_COUNT = 5000
@@ -58,6 +64,29 @@ class Snapshot:
     calls: dict[str, int]
     workers: dict[str, str]
     accounts: list[AccountInfo] = field(default_factory=list)
+    apps: list[AppHold] = field(default_factory=list)
+    breaker: BreakerStatus = field(default_factory=lambda: BreakerStatus("closed"))
+
+    @property
+    def accounts_by_state(self) -> dict[str, int]:
+        """Accounts in each state (every known state present, zero when none)."""
+        counts = dict.fromkeys(ACCOUNT_STATES, 0)
+        for info in self.accounts:
+            counts[info.state] = counts.get(info.state, 0) + 1
+        return counts
+
+    @property
+    def apps_by_reason(self) -> dict[str, int]:
+        """Held apps by reason (every reason present, zero when none)."""
+        counts = dict.fromkeys(APP_REASONS, 0)
+        for hold in self.apps:
+            counts[hold.reason] = counts.get(hold.reason, 0) + 1
+        return counts
+
+    @property
+    def app_held_jobs(self) -> int:
+        """Jobs waiting for held apps."""
+        return sum(hold.held_jobs for hold in self.apps)
 
     @property
     def dead_letter_total(self) -> int:
@@ -94,6 +123,14 @@ class Snapshot:
                 {**info.as_dict(), "waiting": waiting_by_account.get(info.account_id, {})}
                 for info in self.accounts
             ],
+            "accounts_by_state": self.accounts_by_state,
+            "apps": {
+                "held": len(self.apps),
+                "held_jobs": self.app_held_jobs,
+                "by_reason": self.apps_by_reason,
+                "held_apps": [hold.as_dict() for hold in self.apps],
+            },
+            "breaker": self.breaker.as_dict(),
         }
 
 
@@ -107,6 +144,7 @@ class StatsReader:
         self._settings = settings
         self._keys = Keys(settings.key_prefix)
         self._accounts = AccountStore(client, self._keys)
+        self._holds = Holds(client, self._keys, settings.queue_key)
         self._reasons: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -143,6 +181,8 @@ class StatsReader:
             calls=_counts(calls),
             workers=self._workers(),
             accounts=accounts,
+            apps=self._holds.apps(),
+            breaker=self._holds.breaker(),
         )
 
     def _waiting(self, groups: list[str]) -> dict[tuple[str, str], int]:
