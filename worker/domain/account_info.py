@@ -97,8 +97,6 @@ def list_accounts(client: redis.Redis, keys: Keys) -> list[AccountInfo]:
             own_consumer_key=meta.get("own_consumer_key") == "1",
             rate_limit=(f"{meta['rate_limit']}/{meta['rate_window']}"
                         if "rate_limit" in meta else None),
-            app=meta.get("app"),
-            detail=meta.get("held_detail"),
             budgets={name: _budget(fields, now_ms)
                      for name, fields in zip(budget_names, budgets, strict=True) if fields},
             held=int(held),
