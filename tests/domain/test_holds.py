@@ -15,7 +15,7 @@ from fake_x import EmulatorAdmin
 from producers import JobRequest
 from tests.support import Account, Deployment, Rtq, wait_for
 from worker.core.keys import Keys
-from worker.domain.accounts import AccountStore, app_id
+from worker.domain.accounts import AccountStore, app_id, fernet_for
 from worker.domain.holds import Holds
 from worker.x_api.credentials import Credentials
 
@@ -140,12 +140,13 @@ def test_an_app_without_the_permissions_it_needs_is_held_with_what_to_change(
     assert {s.state for s in rtq.wait_terminal(*job_ids, timeout=60)} == {"succeeded"}
 
 
-@pytest.mark.parametrize(("kind", "form", "state"), [
-    ("account_locked", "legacy", "locked"),
-    ("account_suspended", "v2", "suspended"),
+@pytest.mark.parametrize(("kind", "form", "state", "release"), [
+    ("account_locked", "legacy", "locked", "command"),
+    ("account_suspended", "v2", "suspended", "command"),
+    ("account_locked", "v2", "locked", "new credentials"),
 ])
 def test_a_locked_or_suspended_account_holds_its_jobs_until_released(
-        rtq: Rtq, kind: str, form: str, state: str) -> None:
+        rtq: Rtq, kind: str, form: str, state: str, release: str) -> None:
     """30 jobs of a locked (or suspended) account: a few calls, the account marked, its jobs
     held; another account of the same app keeps working; a tweet-level 403 stays a dead letter;
     released, the held jobs finish."""
@@ -170,8 +171,14 @@ def test_a_locked_or_suspended_account_holds_its_jobs_until_released(
     assert (protected.state, protected.reason) == ("dead", "forbidden")
     # When the owner has unlocked the account and the operator releases it
     rtq.admin.clear_conditions()
-    store = AccountStore(rtq.redis, Keys(), queue_key=rtq.settings.queue_key)
-    assert store.release(held_account.account_id) == 30
+    if release == "command":
+        released = rtq.cli("accounts", "release", held_account.account_id)
+        assert released.returncode == 0, released.stderr
+        assert "30 held job(s)" in released.stdout
+    else:  # `rtq accounts add` with the account's (new) credentials releases it too
+        store = AccountStore(rtq.redis, Keys(), fernet_for(rtq.settings.secret_keys),
+                             queue_key=rtq.settings.queue_key)
+        store.add(Credentials(**held_account.credentials))
     done = rtq.wait_terminal(*job_ids, timeout=60)
     assert {s.state for s in done} == {"succeeded"}
     assert rtq.redis.hget(Keys().account_meta(held_account.account_id), "state") == "active"
