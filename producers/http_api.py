@@ -9,14 +9,14 @@
     GET  /openapi.json          this API, described
 
 Every route but /healthz and /openapi.json needs `Authorization: Bearer <token>`, a token from
-RTQ_API_TOKENS (compared in constant time). Errors are RFC 7807 problem details naming the
+RTQ_API_TOKENS (compared in constant time: worker/core/logins.py). A read-only token (`ro:`)
+gets 403 on the routes that write (POST). Errors are RFC 7807 problem details naming the
 field. Redis calls run in a thread so the event loop keeps serving.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,6 +32,7 @@ from producers.replay import replay_one
 from worker.core import clock
 from worker.core.ids import InvalidId, parse_account_id
 from worker.core.keys import Keys
+from worker.core.logins import find, parse_tokens
 from worker.core.settings import Settings
 from worker.domain.dlq import DeadLetters, Filter, parse_since
 from worker.domain.jobs import JobStore
@@ -49,12 +50,14 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
 
 
 def create_app(settings: Settings, client: redis.Redis, tokens: tuple[str, ...]) -> web.Application:
-    if not tokens:
+    """The API app; `tokens` are RTQ_API_TOKENS' entries (`ro:` marks a read-only one)."""
+    logins = parse_tokens(",".join(tokens))
+    if not logins:
         raise ValueError("RTQ_API_TOKENS: at least one token is needed")
     keys = Keys(settings.key_prefix)
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_errors, _auth])
     app[_STATE] = {
-        "tokens": tuple(t.encode() for t in tokens),
+        "tokens": logins,
         "producer": Producer(client, settings),
         "jobs": JobStore(client, keys),
         "dead_letters": DeadLetters(client, keys, max_entries=settings.dlq_max,
@@ -96,15 +99,15 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    presented = token.strip().encode()
-    # Compare with every token, whatever matches, so timing says nothing about which is near.
-    matched = False
-    for known in request.app[_STATE]["tokens"]:
-        matched |= hmac.compare_digest(presented, known)
-    if scheme.lower() != "bearer" or not matched:
+    login = find(token.strip().encode(), request.app[_STATE]["tokens"], "token")
+    if scheme.lower() != "bearer" or login is None:
         response = problem(401, "Unauthorized", "a valid bearer token is required")
         response.headers["WWW-Authenticate"] = 'Bearer realm="rtq"'
         return response
+    # Every route that changes something is a POST; a read-only token may read all the rest.
+    if login.read_only and request.method not in ("GET", "HEAD", "OPTIONS"):
+        return problem(403, "Forbidden", "this token is read-only (ro:); "
+                       f"{request.method} {request.path} needs a full-access token")
     return await handler(request)
 
 

@@ -95,6 +95,8 @@ _DEAD_LETTER = {
 }
 _AUTH_FAILURES = {"401": _problem("Missing or wrong bearer token."),
                   "503": _problem("Redis is unavailable.")}
+_WRITE_FAILURES = {**_AUTH_FAILURES,
+                   "403": _problem("The token is read-only (`ro:` in RTQ_API_TOKENS).")}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.0.3",
@@ -130,7 +132,7 @@ OPENAPI: dict[str, Any] = {
                     "400": _problem("The body is not JSON, or empty."),
                     "413": _problem("The body is over 1 MiB."),
                     "422": _problem("A job is invalid; `errors` names each field."),
-                    **_AUTH_FAILURES,
+                    **_WRITE_FAILURES,
                 },
             },
         },
@@ -182,7 +184,7 @@ OPENAPI: dict[str, Any] = {
                                                   "job_id": {"type": "string"}}}}}},
                     "404": _problem("Unknown entry."),
                     "409": _problem("Not replayed (malformed, permanent without force, ...)."),
-                    **_AUTH_FAILURES,
+                    **_WRITE_FAILURES,
                 },
             },
         },

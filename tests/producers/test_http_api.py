@@ -24,6 +24,7 @@ from worker.embedded.servers import RedisServer, free_port
 from worker.x_api.credentials import Credentials
 
 TOKEN = "t0ken-for-tests-" + "x" * 16
+READ_ONLY_TOKEN = "read-only-t0ken-" + "y" * 16
 
 
 def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
@@ -31,7 +32,7 @@ def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "rtq"), "api", "--port", str(port)],
-        env={**env, "RTQ_API_TOKENS": f"other-token,{TOKEN}"},
+        env={**env, "RTQ_API_TOKENS": f"other-token,{TOKEN},ro:{READ_ONLY_TOKEN}"},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
@@ -94,6 +95,30 @@ def test_auth_is_required_and_checked(rtq: Rtq, api: str) -> None:
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert requests.get(f"{api}/healthz", timeout=5).status_code == 200
     assert _post(api, body, "other-token").status_code == 202
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_read_only_token_reads_and_is_refused_every_write(rtq: Rtq, api: str) -> None:
+    """`ro:TOKEN`: GETs answer; POST /v1/jobs and POST replay are 403 and change nothing."""
+    account = rtq.add_account()
+    rtq.admin.configure(missing_tweets=["45"])
+    job_id = rtq.producer.enqueue("retweet", account.account_id, "45")
+    rtq.wait_terminal(job_id)
+    read_only = {"Authorization": f"Bearer {READ_ONLY_TOKEN}"}
+    assert requests.get(f"{api}/v1/jobs/{job_id}", headers=read_only, timeout=5).ok
+    (entry,) = requests.get(f"{api}/v1/dlq", headers=read_only, timeout=5).json()["entries"]
+    refused = [_post(api, {"action": "retweet", "account_id": account.account_id,
+                           "tweet_id": "46"}, READ_ONLY_TOKEN),
+               requests.post(f"{api}/v1/dlq/{entry['id']}/replay?force=true",
+                             headers=read_only, timeout=5)]
+    for response in refused:
+        assert response.status_code == 403, response.text
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+        assert "read-only" in response.json()["detail"]
+    assert rtq.dead_letters.get(entry["id"]) is not None
+    assert not list(rtq.redis.scan_iter(f"rtq:intent:{account.account_id}:46"))
+    # The prefix is a scope, not part of the token: `ro:` itself is not a bearer token.
+    assert _post(api, {}, f"ro:{READ_ONLY_TOKEN}").status_code == 401
 
 
 def test_invalid_jobs_are_problem_details_naming_the_field(rtq: Rtq, api: str) -> None:

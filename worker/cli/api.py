@@ -16,13 +16,15 @@ from worker.cli.common import Context, fail, handle_errors, pass_context
 @handle_errors
 def api_command(ctx: Context, host: str, port: int) -> None:
     """Serve the HTTP producer (POST /v1/jobs, GET /v1/jobs/{id}, /v1/dlq, /healthz,
-    /openapi.json). Bearer tokens come from RTQ_API_TOKENS (comma-separated), never argv."""
+    /openapi.json). Bearer tokens come from RTQ_API_TOKENS (comma-separated, `ro:TOKEN` for a
+    read-only one), never argv."""
     # Imported here: aiohttp takes a noticeable share of every other command's start-up.
     from aiohttp import web
 
     from producers.http_api import create_app
+    from worker.core.logins import TOKENS_VARIABLE
 
-    tokens = tuple(t.strip() for t in os.environ.get("RTQ_API_TOKENS", "").split(",")
+    tokens = tuple(t.strip() for t in os.environ.get(TOKENS_VARIABLE, "").split(",")
                    if t.strip())
     if not tokens:
         fail("RTQ_API_TOKENS: set at least one bearer token (comma-separated) to serve the API")

@@ -9,4 +9,5 @@
     clock.py          wall-clock milliseconds (one place tests and scripts agree on)
     errors.py         the exception tree that decides retry, park or dead letter
     observability.py  log formatting and scrubbing, Sentry set-up and events
+    logins.py         who may use `rtq api` and `rtq web`: tokens and basic-auth logins, scopes
 """

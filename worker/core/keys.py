@@ -96,6 +96,11 @@ class Keys:
         """Hash outcome -> count of jobs that reached it (for metrics)."""
         return f"{self.prefix}:stats:outcomes"
 
+    def minute_outcomes(self, minute: int) -> str:
+        """Hash outcome -> count of jobs that reached it in one minute (`minute` is
+        int(epoch seconds // 60); settle.lua counts them, expiring after 2 hours)."""
+        return f"{self.prefix}:stats:minute:{minute}"
+
     @property
     def call_statuses(self) -> str:
         """Hash HTTP status (or "none" when X never answered) -> count of calls to X."""
