@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from producers.errors import InvalidJob
 from producers.job_request import JobRequest
 from producers.producer import Producer
-from worker.domain.dlq import NOT_REPLAYABLE, PERMANENT, DeadLetter
+from worker.domain.dlq import NOT_REPLAYABLE, PERMANENT, DeadLetter, DeadLetters, Filter
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,14 @@ def replayable(entry: DeadLetter, *, force: bool = False) -> JobRequest:
         raise InvalidJob("id", f"entry {entry.id} failed for a permanent reason "
                          f"({entry.reason}): fix the cause, then replay with --force")
     return JobRequest.create(entry.action, entry.account_id, entry.tweet_id)
+
+
+def bulk_selection(dead_letters: DeadLetters, where: Filter,
+                   limit: int | None = None) -> list[DeadLetter]:
+    """The entries a replay by filters takes (`rtq dlq replay --all`, the console's "replay
+    these"): those selected, less the ones no replay can fix (malformed messages)."""
+    return [entry for entry in dead_letters.list(where=where, limit=limit)
+            if entry.reason not in NOT_REPLAYABLE]
 
 
 def replay_one(producer: Producer, entry: DeadLetter, *, force: bool = False) -> Replayed:

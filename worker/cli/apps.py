@@ -3,15 +3,10 @@ them, and release one once its cause is fixed (credits bought, permissions chang
 
 from __future__ import annotations
 
-import re
-
 import click
 
 from worker.cli.common import Context, emit_json, fail, handle_errors, pass_context, print_table
-from worker.domain.holds import AppHold
-
-# An app id as `rtq apps list` shows it (worker.domain.accounts.app_id), or "default".
-_APP_ID = re.compile(r"[0-9a-f]{16}")
+from worker.domain.holds import AppHold, parse_app_id
 
 
 @click.group("apps")
@@ -47,12 +42,11 @@ def _row(ctx: Context, hold: AppHold) -> list[str]:
 def release(ctx: Context, app: str) -> None:
     """Release APP (its id as `rtq apps list` shows it, or `default` for RTQ_CONSUMER_KEY's
     app) once X accepts it again: its held jobs go back to the queue."""
-    wanted = app.strip().lower()
-    if wanted == "default":
-        wanted = ctx.default_app
-    elif not _APP_ID.fullmatch(wanted):
-        fail(f"app: {app!r} is not an app id (16 hex digits, as `rtq apps list` shows, "
-             "or default)", code=2)
+    try:
+        wanted = parse_app_id(app, ctx.default_app)
+    except ValueError as exc:
+        fail(f"app: {exc}", code=2)
+        return
     released, was_held = ctx.holds.release_app(wanted)
     if not was_held and not released:
         fail(f"app: app {wanted} is not held (`rtq apps list` shows the held apps)")

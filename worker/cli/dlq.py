@@ -13,7 +13,7 @@ from typing import Any, TextIO
 import click
 
 from producers.errors import InvalidJob
-from producers.replay import replay_one
+from producers.replay import bulk_selection, replay_one
 from worker.cli.common import (
     Context,
     emit_json,
@@ -24,7 +24,7 @@ from worker.cli.common import (
     progress,
 )
 from worker.core.ids import InvalidId, parse_account_id
-from worker.domain.dlq import NOT_REPLAYABLE, REASONS, DeadLetter, Filter, parse_since
+from worker.domain.dlq import REASONS, DeadLetter, Filter, parse_since
 
 
 def filters(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -144,7 +144,7 @@ def replay(ctx: Context, entry_ids: tuple[str, ...], replay_all: bool, reason: s
             else:
                 entries.append(entry)
     else:
-        entries = [e for e in _select(ctx, where, limit) if e.reason not in NOT_REPLAYABLE]
+        entries = bulk_selection(ctx.dead_letters, where, limit)
     next_at = time.monotonic()
     with progress(len(entries), "replaying", len(entries) > 100) as advance:
         for entry in entries:
@@ -172,16 +172,12 @@ def purge(ctx: Context, yes: bool, reason: str | None, account_id: str | None,
           since: str | None, limit: int | None) -> None:
     """Delete dead letters: all of them, or those the filters select."""
     where = _where(reason, account_id, since)
-    selected = None if where.empty and limit is None else _select(ctx, where, limit)
-    count = ctx.dead_letters.count() if selected is None else len(selected)
     if not yes:
         if not sys.stdin.isatty():
             fail("refusing to purge without --yes (stdin is not a terminal)")
+        count = ctx.dead_letters.count_matching(where, limit)
         click.confirm(f"Delete {count} dead letters?", abort=True, err=True)
-    if selected is None:
-        removed = ctx.dead_letters.purge()
-    else:
-        removed = ctx.dead_letters.remove(e.id for e in selected)
+    removed = ctx.dead_letters.purge_matching(where, limit)
     click.echo(f"purged {removed} dead letter(s)", err=True)
 
 

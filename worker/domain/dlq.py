@@ -199,6 +199,19 @@ class DeadLetters:
                 batch = []
         return removed + self.remove(batch)
 
+    def count_matching(self, where: Filter, limit: int | None = None) -> int:
+        """How many entries `purge_matching(where, limit)` would delete now."""
+        if where.empty and limit is None:
+            return self.count()
+        return len(self.list(where=where, limit=limit))
+
+    def purge_matching(self, where: Filter, limit: int | None = None) -> int:
+        """Delete every entry (no filter, no limit: in one step) or those `where` selects, the
+        oldest `limit` of them; `rtq dlq purge` and the console's purge."""
+        if where.empty and limit is None:
+            return self.purge()
+        return self.remove(entry.id for entry in self.list(where=where, limit=limit))
+
     def iter(self, where: Filter | None = None, batch: int = 500) -> Iterator[DeadLetter]:
         """Entries oldest first (a snapshot of ids, read in batches)."""
         low = "-inf" if where is None or where.since is None else where.since.timestamp() * 1000

@@ -10,6 +10,7 @@ the breaker is open. This module reads those states for operators and releases a
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,20 @@ log = logging.getLogger("rtq.holds")
 
 APP_REASONS = ("credits_depleted", "usage_capped", "app_forbidden")
 BREAKER_STATES = ("closed", "half_open", "open")
+# An app id as operators see it (worker.domain.accounts.app_id: 16 hex digits).
+_APP_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def parse_app_id(text: str, default_app: str) -> str:
+    """APP as `rtq apps release` and the console take it: an app id, or `default` for
+    RTQ_CONSUMER_KEY's app (`default_app`); ValueError otherwise."""
+    wanted = text.strip().lower()
+    if wanted == "default":
+        return default_app
+    if not _APP_ID.fullmatch(wanted):
+        raise ValueError(f"{text!r} is not an app id (16 hex digits, as `rtq apps list` "
+                         "shows, or default)")
+    return wanted
 
 
 @dataclass(frozen=True)

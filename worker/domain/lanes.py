@@ -39,6 +39,10 @@ FAST = 0
 RELEASED = 3
 OVERFLOW = 6
 
+# What operators call each list (rtq stats, the console); priority 9 is only ever a foreign
+# send_task's own priority.
+LANE_NAMES = {FAST: "fast", RELEASED: "released", OVERFLOW: "overflow", 9: "priority_9"}
+
 # Jobs of one account allowed in the fast lane at once. An idle account (a job now and then)
 # never reaches it, so its jobs always go first; a busy account's jobs beyond it wait in the
 # overflow lane and lose nothing when the fast lane is empty. 4, not 1: an account enqueueing a

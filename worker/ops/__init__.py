@@ -3,4 +3,6 @@
     stats.py    one snapshot of queues, lanes, parked jobs, accounts and outcomes (`rtq stats`)
     metrics.py  the Prometheus exporter (`rtq metrics`)
     flower.py   Flower's command line, login and the task-sent events producers publish
+    history.py  the last hour's outcomes, minute by minute (the console's chart)
+    lookup.py   one (account, tweet) pair: known state, latest intent, claim, scheduled jobs
 """

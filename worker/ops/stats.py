@@ -5,7 +5,8 @@ Everything comes from keys every worker and producer already writes (worker/core
 reader covers every host and process; nothing here writes.
 
     queue depth       LLEN of every list of the Celery queue (RTQ_QUEUE and kombu's priority
-                      lists, which rtq uses as fair lanes: worker/domain/lanes.py)
+                      lists, which rtq uses as fair lanes: worker/domain/lanes.py), in all
+                      and by lane (fast, released, overflow)
     running           HLEN of kombu's `unacked` hash: delivered to a worker and not yet acked
                       (with acks_late and prefetch 1, a job being run; a dead worker's job stays
                       there until the visibility timeout restores it)
@@ -66,6 +67,7 @@ class Snapshot:
     accounts: list[AccountInfo] = field(default_factory=list)
     apps: list[AppHold] = field(default_factory=list)
     breaker: BreakerStatus = field(default_factory=lambda: BreakerStatus("closed"))
+    lanes: dict[str, int] = field(default_factory=dict)
 
     @property
     def accounts_by_state(self) -> dict[str, int]:
@@ -107,6 +109,7 @@ class Snapshot:
         return {
             "taken_at": clock.iso(self.taken_at),
             "queue": self.queue_depth,
+            "lanes": dict(self.lanes),
             "running": self.running,
             "parked": dict(self.parked),
             "dead_letters": {
@@ -161,7 +164,9 @@ class StatsReader:
         pipe.hgetall(keys.call_statuses)
         pipe.zrange(keys.dlq_index, 0, 0, withscores=True)
         *depths, running, parked_retry, groups, outcomes, calls, oldest = pipe.execute()
-        queue_depth = sum(int(depth) for depth in depths)
+        by_lane = {lanes.LANE_NAMES[priority]: int(depth)
+                   for priority, depth in zip(lanes.PRIORITY_STEPS, depths, strict=True)}
+        queue_depth = sum(by_lane.values())
         waiting = self._waiting(groups)
         accounts = self._accounts.list()
         parked = {
@@ -183,6 +188,7 @@ class StatsReader:
             accounts=accounts,
             apps=self._holds.apps(),
             breaker=self._holds.breaker(),
+            lanes=by_lane,
         )
 
     def _waiting(self, groups: list[str]) -> dict[tuple[str, str], int]:
