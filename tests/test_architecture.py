@@ -51,7 +51,7 @@ def test_no_module_imports_itself_through_others() -> None:
 
 @pytest.mark.parametrize("package", [
     "worker.core", "worker.x_api", "worker.domain", "worker.ops", "worker.celery_adapter",
-    "worker.embedded", "worker.cli", "fake_x",
+    "worker.embedded", "worker.web", "worker.cli", "fake_x",
 ])
 def test_each_subpackage_docstring_maps_its_modules(package: str) -> None:
     """A newcomer reads the package's __init__ and knows where a change goes."""

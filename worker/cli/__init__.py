@@ -13,6 +13,7 @@ help: Click needs the command objects for that, so it imports them all.
     dlq.py        dead letters: list, show, replay, purge, export
     ops.py        stats, metrics, flower
     api.py        the HTTP producer (`rtq api`)
+    web.py        the web console (`rtq web`)
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "stats": "worker.cli.ops:stats",
     "status": "worker.cli.jobs:status",
     "undo": "worker.cli.jobs:undo",
+    "web": "worker.cli.web:web_command",
 }
 
 
