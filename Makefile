@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: install demo test lint bench clean
 
@@ -19,8 +20,19 @@ demo: install
 	$(BIN)/rtq demo
 
 ## make test: the whole suite, against a private redis-server, the emulator and real workers
-test: install
+test: install $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+# The console's browser tests drive Debian's Chromium through Playwright (which must never
+# download a browser of its own). Installed only where it is missing, and only as root (CI);
+# elsewhere those tests are skipped and this says how to get it.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends chromium; \
+	else \
+		echo "$(CHROMIUM) is missing: sudo apt-get install chromium (browser tests skipped)"; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .
