@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 
 from tests.support import Rtq
@@ -233,3 +234,30 @@ def test_no_page_loads_anything_from_another_site(rtq: Rtq, console: Console) ->
         assert response.headers["X-Frame-Options"] == "DENY"
     css = session.get(f"{console.url}/static/console.css", timeout=5)
     assert css.status_code == 200 and "url(" not in css.text and "@import" not in css.text
+
+
+@pytest.mark.usefixtures("worker")
+def test_replay_by_filter_follows_the_cli_rules(rtq: Rtq, console: Console) -> None:
+    """"Replay these" takes the filtered selection less malformed messages; a permanent
+    reason needs force and is listed as not replayed without it; the limit counts."""
+    account = rtq.add_account()
+    retry = [dead_letter(rtq, account.account_id, str(t), reason="retries_exhausted")
+             for t in (51, 52)]
+    permanent = dead_letter(rtq, account.account_id, "53")
+    malformed = dead_letter(rtq, account.account_id, "54", reason="malformed_message")
+    session = console.session(FULL_TOKEN)
+    listed = session.get(f"{console.url}/dead-letters?account={account.account_id}&limit=1",
+                         timeout=5).text
+    assert listed.count("<tr><td>") == 1 and "1 entry." in listed
+    confirm = session.get(f"{console.url}/dead-letters/replay?account={account.account_id}",
+                          timeout=5).text
+    assert "Replay 3 entries" in confirm and "1 of them failed for a permanent reason" in confirm
+    done = session.post(f"{console.url}/dead-letters/replay", timeout=10,
+                        data={"csrf": csrf_of(confirm), "account": account.account_id})
+    assert done.status_code == 200 and "Replayed 2 of dead letters with account" in done.text
+    assert "Not replayed (1)" in done.text and permanent.id in done.text
+    assert [rtq.dead_letters.get(e.id) for e in retry] == [None, None]
+    assert rtq.dead_letters.get(permanent.id) and rtq.dead_letters.get(malformed.id)
+    job_ids = re.findall(r'/lookup/job\?id=([0-9a-f-]{36})"', done.text)
+    assert len(job_ids) == 2
+    assert {s.state for s in rtq.wait_terminal(*job_ids)} == {"succeeded"}

@@ -99,7 +99,10 @@ async def list_page(request: web.Request) -> web.Response:
         body = render('<p class="error">$m</p>$form', m=str(exc), form=_filter_form({}))
         return respond(request, "Dead letters", body, current="/dead-letters", status=400)
     shown = DISPLAY if limit is None else min(limit, DISPLAY)
-    entries = await in_thread(state.dead_letters.list, where=where, limit=shown + 1)
+    # One entry past what is shown tells whether the selection goes on beyond the page.
+    capped = limit is None or limit > DISPLAY
+    entries = await in_thread(state.dead_letters.list, where=where,
+                              limit=shown + 1 if capped else shown)
     more = len(entries) > shown
     rows = [[link(_entry_link(e.id), e.id), e.failed_at, e.reason, e.http_status, e.action,
              e.account_id, e.tweet_id, e.attempts, _short(e.detail)] for e in entries[:shown]]
