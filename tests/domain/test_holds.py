@@ -17,6 +17,7 @@ from tests.support import Account, Deployment, Rtq, wait_for
 from worker.core.keys import Keys
 from worker.domain.accounts import AccountStore, app_id, fernet_for
 from worker.domain.holds import Holds
+from worker.domain.parking import Mover
 from worker.x_api.credentials import Credentials
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -108,11 +109,16 @@ def test_a_usage_capped_app_waits_for_the_end_of_its_period(rtq: Rtq) -> None:
     (hold,) = holds(rtq).apps()
     assert hold.reason == "usage_capped" and hold.until is not None
     assert hold.until.endswith("T00:00:00.000+00:00") and hold.until[8:10] == "01"
-    # When the month turns (the mover releases ended holds; here its clock is moved on)
+    # When the month turns: every worker's mover releases ended holds (here a mover is run
+    # with its clock at the period's end; a minute before it, nothing is released)
     rtq.admin.clear_conditions()
     end = rtq.redis.zscore(Keys().app_holds, app)
     assert end is not None
-    assert holds(rtq).release_ended(now=end / 1000 + 1) == 30
+    mover = Mover(rtq.redis, Keys(), rtq.settings.queue_key)
+    mover.move_due(now=end / 1000 - 60)
+    assert rtq.redis.llen(Keys().app_held(app)) == 30
+    assert mover.move_due(now=end / 1000 + 1) >= 30
+    assert rtq.redis.llen(Keys().app_held(app)) == 0 and holds(rtq).apps() == []
     done = rtq.wait_terminal(*job_ids, timeout=60)
     assert {s.state for s in done} == {"succeeded"}
     assert rtq.dead_letters.list() == []

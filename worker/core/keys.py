@@ -97,9 +97,15 @@ class Keys:
         return f"{self.prefix}:stats:outcomes"
 
     def minute_outcomes(self, minute: int) -> str:
-        """Hash outcome -> count of jobs that reached it in one minute (`minute` is
-        int(epoch seconds // 60); settle.lua counts them, expiring after 2 hours)."""
+        """Hash outcome -> count of one minute (epoch seconds // 60): the last hour's chart
+        (expires after two hours)."""
         return f"{self.prefix}:stats:minute:{minute}"
+
+    @property
+    def latency(self) -> str:
+        """Hash "{outcome}:{bucket}" / "{outcome}:sum_ms" -> count / ms: enqueue-to-outcome
+        times of finished jobs (ops/latency.py turns it into a histogram)."""
+        return f"{self.prefix}:stats:latency"
 
     @property
     def call_statuses(self) -> str:
