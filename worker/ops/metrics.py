@@ -10,14 +10,17 @@ only if Redis loses its data).
                                               lane: worker/domain/lanes.py)
     rtq_jobs_running                          delivered to a worker and not yet finished
     rtq_jobs_parked{reason}                   retry | rate_window | reauthorization
-    rtq_rate_window_waiting_jobs{account,endpoint}   per group waiting for its rate window
+    rtq_rate_window_waiting_jobs{account,endpoint}   per group waiting for its rate window *
+    rtq_rate_window_waiting_accounts{endpoint}  accounts with jobs waiting for their rate window
     rtq_dead_letters{reason}                  dead-letter entries
     rtq_dead_letter_oldest_age_seconds        age of the oldest entry (0 when there is none)
     rtq_jobs_total{outcome}                   deliveries that ended in each outcome (a job
                                               retried twice counts `deferred` twice)
     rtq_x_calls_total{status}                 calls to X by HTTP status ("none": no answer)
-    rtq_budget_remaining{account,endpoint}    calls left in the current window, as rtq knows it
-    rtq_budget_limit{account,endpoint}        the window's size
+    rtq_budget_remaining{account,endpoint}    calls left in the current window, as rtq knows it *
+    rtq_budget_limit{account,endpoint}        the window's size *
+    rtq_budget_exhausted_accounts{endpoint}   accounts with no call left in the current window
+                                              (endpoint retweet, undo, or day: the 24-hour cap)
     rtq_accounts{state}                       accounts by state (active, needs_reauth,
                                               locked, suspended)
     rtq_apps{state,reason}                    held apps (state "held") by reason:
@@ -27,6 +30,13 @@ only if Redis loses its data).
                                               1 half-open, 2 open
     rtq_workers_alive                         workers whose heartbeat has not expired
     rtq_scrape_duration_seconds               how long reading Redis took
+    rtq_metrics_per_account                   1 if this scrape carries the series marked *
+
+* Per-account series (labelled `account`): one per account and endpoint, so they are exported
+only while the deployment has at most RTQ_METRICS_ACCOUNT_LIMIT accounts (100), or always or
+never (RTQ_METRICS_PER_ACCOUNT=auto|on|off: `MetricsSettings`). Every other family has a fixed
+number of series whatever the number of accounts; `rtq_jobs_parked{reason="rate_window"}` is
+the total of the waiting jobs.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ import redis
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from worker.core.settings import MetricsSettings
 from worker.domain.account_info import ACCOUNT_STATES
 from worker.domain.dlq import REASONS
 from worker.domain.holds import APP_REASONS, BREAKER_STATES
@@ -48,13 +59,17 @@ log = logging.getLogger("rtq.metrics")
 
 # Every outcome is exported from the start (at 0), so rate() sees its first increment.
 OUTCOMES = ("succeeded", "skipped", "superseded", "deferred", "dead")
+# The endpoints jobs wait for, and the budgets rtq keeps per account ("day": the 24-hour cap).
+ENDPOINTS = ("retweet", "undo")
+BUDGETS = (*ENDPOINTS, "day")
 
 
 class RtqCollector:
     """Reads Redis on every scrape (prometheus_client's `Collector` protocol)."""
 
-    def __init__(self, reader: StatsReader) -> None:
+    def __init__(self, reader: StatsReader, metrics: MetricsSettings | None = None) -> None:
         self._reader = reader
+        self._metrics = metrics or MetricsSettings()
         self._failing = False
 
     def collect(self) -> Iterator[Metric]:
@@ -71,14 +86,15 @@ class RtqCollector:
         self._failing = False
         yield GaugeMetricFamily("rtq_up", "1 if the last scrape could read Redis, else 0",
                                 value=1)
-        yield from families(snapshot)
+        yield from families(snapshot, self._metrics)
         yield GaugeMetricFamily("rtq_scrape_duration_seconds",
                                 "How long reading rtq's state from Redis took",
                                 value=time.monotonic() - started)
 
 
-def families(snapshot: Snapshot) -> Iterator[Metric]:
-    """The metric families for one snapshot."""
+def families(snapshot: Snapshot, metrics: MetricsSettings | None = None) -> Iterator[Metric]:
+    """The metric families for one snapshot; per-account ones as `metrics` says."""
+    per_account = (metrics or MetricsSettings()).exports_per_account(len(snapshot.accounts))
     yield GaugeMetricFamily("rtq_queue_depth", "Messages waiting in the Celery queue",
                             value=snapshot.queue_depth)
     yield GaugeMetricFamily("rtq_jobs_running",
@@ -93,12 +109,7 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
         parked.add_metric([reason], snapshot.parked.get(reason, 0))
     yield parked
 
-    waiting = GaugeMetricFamily("rtq_rate_window_waiting_jobs",
-                                "Jobs waiting for the rate window of (account, endpoint)",
-                                labels=["account", "endpoint"])
-    for (account_id, endpoint), count in sorted(snapshot.waiting.items()):
-        waiting.add_metric([account_id, endpoint], count)
-    yield waiting
+    yield from _waiting_families(snapshot, per_account)
 
     dead = GaugeMetricFamily("rtq_dead_letters", "Dead-letter entries by reason",
                              labels=["reason"])
@@ -121,19 +132,7 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
         calls.add_metric([status], count)
     yield calls
 
-    remaining = GaugeMetricFamily("rtq_budget_remaining",
-                                  "Calls left in the current rate window, as rtq knows it",
-                                  labels=["account", "endpoint"])
-    limit = GaugeMetricFamily("rtq_budget_limit", "Calls allowed per rate window",
-                              labels=["account", "endpoint"])
-    for info in snapshot.accounts:
-        for endpoint, budget in sorted(info.budgets.items()):
-            if budget.remaining is not None:
-                remaining.add_metric([info.account_id, endpoint], budget.remaining)
-            if budget.limit is not None:
-                limit.add_metric([info.account_id, endpoint], budget.limit)
-    yield remaining
-    yield limit
+    yield from _budget_families(snapshot, per_account)
 
     accounts = GaugeMetricFamily(
         "rtq_accounts", "Accounts by state: active, needs_reauth (new credentials needed), "
@@ -146,6 +145,61 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
     yield from _hold_families(snapshot)
     yield GaugeMetricFamily("rtq_workers_alive", "Workers whose heartbeat has not expired",
                             value=len(snapshot.workers))
+    yield GaugeMetricFamily(
+        "rtq_metrics_per_account", "1 if this scrape carries the per-account series "
+        "(RTQ_METRICS_PER_ACCOUNT, RTQ_METRICS_ACCOUNT_LIMIT), else 0", value=int(per_account))
+
+
+def _waiting_families(snapshot: Snapshot, per_account: bool) -> Iterator[Metric]:
+    """Jobs waiting for a rate window: per (account, endpoint) if asked, and how many
+    accounts wait per endpoint always."""
+    accounts = dict.fromkeys(ENDPOINTS, 0)
+    for (_, endpoint), count in snapshot.waiting.items():
+        if count:
+            accounts[endpoint] = accounts.get(endpoint, 0) + 1
+    by_endpoint = GaugeMetricFamily("rtq_rate_window_waiting_accounts",
+                                    "Accounts with jobs waiting for their rate window",
+                                    labels=["endpoint"])
+    for endpoint, count in sorted(accounts.items()):
+        by_endpoint.add_metric([endpoint], count)
+    yield by_endpoint
+    if not per_account:
+        return
+    waiting = GaugeMetricFamily("rtq_rate_window_waiting_jobs",
+                                "Jobs waiting for the rate window of (account, endpoint)",
+                                labels=["account", "endpoint"])
+    for (account_id, endpoint), count in sorted(snapshot.waiting.items()):
+        waiting.add_metric([account_id, endpoint], count)
+    yield waiting
+
+
+def _budget_families(snapshot: Snapshot, per_account: bool) -> Iterator[Metric]:
+    """Each account's budgets if asked, and how many accounts have none left always."""
+    exhausted = dict.fromkeys(BUDGETS, 0)
+    remaining = GaugeMetricFamily("rtq_budget_remaining",
+                                  "Calls left in the current rate window, as rtq knows it",
+                                  labels=["account", "endpoint"])
+    limit = GaugeMetricFamily("rtq_budget_limit", "Calls allowed per rate window",
+                              labels=["account", "endpoint"])
+    for info in snapshot.accounts:
+        for endpoint, budget in sorted(info.budgets.items()):
+            if budget.remaining is not None and budget.remaining <= 0:
+                exhausted[endpoint] = exhausted.get(endpoint, 0) + 1
+            if not per_account:
+                continue
+            if budget.remaining is not None:
+                remaining.add_metric([info.account_id, endpoint], budget.remaining)
+            if budget.limit is not None:
+                limit.add_metric([info.account_id, endpoint], budget.limit)
+    family = GaugeMetricFamily("rtq_budget_exhausted_accounts",
+                               "Accounts with no call left in the current rate window, as rtq "
+                               "knows it (day: the 24-hour cap)", labels=["endpoint"])
+    for endpoint, count in sorted(exhausted.items()):
+        family.add_metric([endpoint], count)
+    yield family
+    if per_account:
+        yield remaining
+        yield limit
 
 
 def _hold_families(snapshot: Snapshot) -> Iterator[Metric]:
@@ -166,8 +220,8 @@ def _hold_families(snapshot: Snapshot) -> Iterator[Metric]:
         value=BREAKER_STATES.index(snapshot.breaker.state))
 
 
-def registry(reader: StatsReader) -> CollectorRegistry:
+def registry(reader: StatsReader, metrics: MetricsSettings | None = None) -> CollectorRegistry:
     """A registry holding only rtq's collector (no process metrics of the exporter itself)."""
     result = CollectorRegistry(auto_describe=False)
-    result.register(RtqCollector(reader))
+    result.register(RtqCollector(reader, metrics))
     return result
