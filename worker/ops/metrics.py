@@ -8,6 +8,8 @@ only if Redis loses its data).
     rtq_up                                    1 if the last scrape could read Redis, else 0
     rtq_queue_depth                           messages waiting in the Celery queue (every
                                               lane: worker/domain/lanes.py)
+    rtq_queue_lane_depth{lane}                the same per lane: fast, released, overflow
+                                              (and lowest, kombu's priority 9, unused by rtq)
     rtq_jobs_running                          delivered to a worker and not yet finished
     rtq_jobs_parked{reason}                   retry | rate_window | reauthorization
     rtq_rate_window_waiting_jobs{account,endpoint}   per group waiting for its rate window *
@@ -53,7 +55,7 @@ from worker.core.settings import MetricsSettings
 from worker.domain.account_info import ACCOUNT_STATES
 from worker.domain.dlq import REASONS
 from worker.domain.holds import APP_REASONS, BREAKER_STATES
-from worker.ops.stats import PARKED_REASONS, Snapshot, StatsReader
+from worker.ops.stats import LANE_NAMES, PARKED_REASONS, Snapshot, StatsReader
 
 log = logging.getLogger("rtq.metrics")
 
@@ -97,6 +99,12 @@ def families(snapshot: Snapshot, metrics: MetricsSettings | None = None) -> Iter
     per_account = (metrics or MetricsSettings()).exports_per_account(len(snapshot.accounts))
     yield GaugeMetricFamily("rtq_queue_depth", "Messages waiting in the Celery queue",
                             value=snapshot.queue_depth)
+    by_lane = GaugeMetricFamily("rtq_queue_lane_depth",
+                                "Messages waiting in each lane of the Celery queue",
+                                labels=["lane"])
+    for lane in LANE_NAMES:
+        by_lane.add_metric([lane], snapshot.lane_depths.get(lane, 0))
+    yield by_lane
     yield GaugeMetricFamily("rtq_jobs_running",
                             "Jobs delivered to a worker and not yet finished (kombu unacked)",
                             value=snapshot.running)

@@ -5,7 +5,8 @@ Everything comes from keys every worker and producer already writes (worker/core
 reader covers every host and process; nothing here writes.
 
     queue depth       LLEN of every list of the Celery queue (RTQ_QUEUE and kombu's priority
-                      lists, which rtq uses as fair lanes: worker/domain/lanes.py)
+                      lists, which rtq uses as fair lanes: worker/domain/lanes.py), in all
+                      and per lane
     running           HLEN of kombu's `unacked` hash: delivered to a worker and not yet acked
                       (with acks_late and prefetch 1, a job being run; a dead worker's job stays
                       there until the visibility timeout restores it)
@@ -46,6 +47,9 @@ from worker.domain.dlq import REASONS
 from worker.domain.holds import APP_REASONS, AppHold, BreakerStatus, Holds
 
 PARKED_REASONS = ("retry", "rate_window", "reauthorization")
+# The queue's lists (lanes.PRIORITY_STEPS) by name: rtq's three fair lanes, then kombu's last
+# priority list, which rtq never fills (a foreign client's priority 9 lands there).
+LANE_NAMES = ("fast", "released", "overflow", "lowest")
 _DLQ_BATCH = 500
 
 
@@ -66,6 +70,7 @@ class Snapshot:
     accounts: list[AccountInfo] = field(default_factory=list)
     apps: list[AppHold] = field(default_factory=list)
     breaker: BreakerStatus = field(default_factory=lambda: BreakerStatus("closed"))
+    lane_depths: dict[str, int] = field(default_factory=dict)
 
     @property
     def accounts_by_state(self) -> dict[str, int]:
@@ -161,7 +166,8 @@ class StatsReader:
         pipe.hgetall(keys.call_statuses)
         pipe.zrange(keys.dlq_index, 0, 0, withscores=True)
         *depths, running, parked_retry, groups, outcomes, calls, oldest = pipe.execute()
-        queue_depth = sum(int(depth) for depth in depths)
+        lane_depths = {name: int(depth) for name, depth in zip(LANE_NAMES, depths, strict=True)}
+        queue_depth = sum(lane_depths.values())
         waiting = self._waiting(groups)
         accounts = self._accounts.list()
         parked = {
@@ -183,6 +189,7 @@ class StatsReader:
             accounts=accounts,
             apps=self._holds.apps(),
             breaker=self._holds.breaker(),
+            lane_depths=lane_depths,
         )
 
     def _waiting(self, groups: list[str]) -> dict[tuple[str, str], int]:
