@@ -117,3 +117,18 @@ def test_the_rules_cover_every_kind_of_trouble_the_issue_names() -> None:
     assert covered == WAITING, WAITING - covered
     held_states = " ".join(by_metric["rtq_accounts"])
     assert all(state in held_states for state in ("needs_reauth", "locked", "suspended"))
+
+
+def test_the_documented_prometheus_rule_holds_exactly_these_rules() -> None:
+    """deploy/README.md's command for the Prometheus Operator (without its `kubectl apply`)
+    makes a PrometheusRule whose spec is the rules file."""
+    readme = (PROMETHEUS.parent / "README.md").read_text()
+    (command,) = re.findall(r"^(\{ printf 'apiVersion: monitoring.*) \| kubectl apply -f -$",
+                            readme, re.MULTILINE)
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                            check=True, cwd=PROMETHEUS.parents[1], timeout=30)
+    document = yaml.safe_load(result.stdout)
+    assert (document["apiVersion"], document["kind"]) == ("monitoring.coreos.com/v1",
+                                                          "PrometheusRule")
+    assert document["metadata"] == {"name": "rtq", "namespace": "rtq"}
+    assert document["spec"] == yaml.safe_load(RULES.read_text())
