@@ -18,6 +18,7 @@ from worker.core import clock
 from worker.core.keys import Keys
 from worker.core.settings import MetricsSettings, Settings
 from worker.domain.accounts import AccountStore, fernet_for
+from worker.domain.parking import Mover, MoverThread
 from worker.embedded.servers import WorkerProcess
 from worker.ops.metrics import registry
 from worker.ops.stats import StatsReader
@@ -181,3 +182,28 @@ def test_workers_are_found_through_the_heartbeat_index_without_a_scan(
     samples, used = scrape_counting_commands(redis_client, settings)
     assert value(samples, "rtq_workers_alive") == 1
     assert not {"scan", "keys"} & set(used), used
+
+
+def test_a_worker_enters_the_heartbeat_index_when_it_beats_and_leaves_it_when_it_stops(
+    redis_client: redis.Redis,
+) -> None:
+    """The index the readers use follows the heartbeat key: listed while the worker beats,
+    both gone once it stops (a crashed worker's entry outlives its key, and readers skip it)."""
+    keys = Keys("rtq-heartbeat")
+    mover = Mover(redis_client, keys, "rtq-heartbeat-queue", (50, 900))
+    thread = MoverThread(mover, interval=0.01, heartbeat=(redis_client, keys, "w1@host"))
+    thread.start()
+    try:
+        wait_for(lambda: redis_client.zscore(keys.workers, "w1@host") is not None, 10,
+                 "the first heartbeat")
+        assert redis_client.ttl(keys.worker("w1@host")) > 0
+        redis_client.zadd(keys.workers, {"crashed@host": clock.ms(clock.now())})
+        reader = StatsReader(redis_client, Settings.from_env({"RTQ_KEY_PREFIX": "rtq-heartbeat"}))
+        assert set(reader.snapshot().workers) == {"w1@host"}
+    finally:
+        thread.stop()
+        thread.join(timeout=10)
+    assert redis_client.zscore(keys.workers, "w1@host") is None
+    assert not redis_client.exists(keys.worker("w1@host"))
+    assert redis_client.zrange(keys.workers, 0, -1) == ["crashed@host"]
+    redis_client.delete(keys.workers)
