@@ -37,6 +37,7 @@ SCENARIOS = {
 # Run only when named: measures the changes bench/patches/ proposes, not the product.
 EXTRA = {
     "whatif": ("bench.whatif", "proposed product changes (bench/patches/) vs shipped, same run"),
+    "compare": ("bench.compare", "the shipped tree vs BENCH_COMPARE_REF, same run"),
 }
 KNOWN = {**SCENARIOS, **EXTRA}
 

@@ -28,6 +28,7 @@ from worker.celery_adapter import runtime
 from worker.core.redis_client import connect
 from worker.core.settings import Settings
 from worker.domain import service as service_module
+from worker.domain import settling as settling_module
 
 WARMUP = 200
 
@@ -71,9 +72,12 @@ def main() -> None:
     else:
         timed(service._accounts, "get", "credentials (HGET round trip, cache)", spent)
     timed(service._x, "set_retweeted", "signed HTTP call to X", spent)
-    timed(service, "_settle", "settle round trip(s)", spent)
-    timed(service, "_log", "per-job log line", spent)
-    timed(service_module, "build_message", "build_message (begin's parking copy)", spent)
+    timed(service._settler, "settle", "settle round trip(s)", spent)
+    if hasattr(service, "_log"):
+        timed(service, "_log", "per-job log line", spent)
+    else:
+        timed(service_module, "log_outcome", "per-job log line", spent)
+    timed(settling_module, "build_message", "build_message (begin's parking copy)", spent)
     started = time.process_time()
     for job_id, request in work[WARMUP:]:
         handle(job_id, request)

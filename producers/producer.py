@@ -20,7 +20,7 @@ from worker.core.settings import Settings
 from worker.domain import lanes
 from worker.domain.messages import build_message, new_delivery_tags, new_job_ids
 from worker.domain.scripts import Scripts
-from worker.domain.scripts.contract import args_of, call_of
+from worker.domain.scripts.contract import args_of, packed_call_of
 from worker.domain.scripts.queueing import EnqueueInput, EnqueueJob, enqueue_results
 from worker.ops.flower import SentEvents, SentJob, events_topic
 
@@ -111,7 +111,7 @@ class Producer:
         events_head, events_tail = events.multi(tags[-1])
         # Shared by the batch, passed once.
         now_ms = clock.ms(moment)  # the record keeps ms, other fields ISO: the same instant
-        call = call_of(EnqueueInput(
+        call = packed_call_of(EnqueueInput(
             accounts=keys.accounts, seq=keys.seq, queue=self._queue, parked=keys.parked,
             parked_messages=keys.parked_messages, dlq_index=keys.dlq_index,
             dlq_entries=keys.dlq_entries, groups=keys.groups, overflow_lane=self._overflow,
@@ -120,7 +120,7 @@ class Producer:
             force=not require_account, events_channel=self._topic, events_head=events_head,
             events_tail=events_tail, lane_share=lanes.FAST_LANE_SHARE,
             lane_count_ttl=lanes.LANE_COUNT_TTL, overflow_priority=lanes.OVERFLOW))
-        args = call.args
+        args = list(call.args)
         default_ttl = settings.job_ttl
         for index, (job_id, job) in enumerate(zip(ids, batch, strict=True)):
             at = None if job.at is None else clock.iso(job.at)

@@ -120,7 +120,7 @@ def test_one_tagged_event_per_dead_letter_and_none_for_retries(
     # Given jobs that succeed, retry twice then succeed, and dead-letter four ways
     succeeded = rtq.producer.enqueue("retweet", a, "1")
     retried = rtq.producer.enqueue("retweet", a, "3")
-    not_found = rtq.producer.enqueue("undo", a, "2")
+    not_found = rtq.producer.enqueue("retweet", a, "2")
     exhausted = rtq.producer.enqueue("retweet", a, "4")
     unauthorized = rtq.producer.enqueue("retweet", r, "5")
     malformed = rtq.send_task("rtq.retweet", kwargs={"account_id": a, "tweet_id": "6",
@@ -145,7 +145,7 @@ def test_one_tagged_event_per_dead_letter_and_none_for_retries(
     assert all("/api/1/envelope/" in path for path in receiver.paths)
     # ... each tagged for triage (the Celery integration adds the task id: the job id)
     tags = {job: found[0]["tags"] for job, found in by_job.items()}
-    assert tags[not_found] == {"account_id": a, "action": "undo", "reason": "not_found",
+    assert tags[not_found] == {"account_id": a, "action": "retweet", "reason": "not_found",
                                "x_status": "404", "celery_task_id": not_found}
     assert tags[exhausted] == {"account_id": a, "action": "retweet",
                                "reason": "retries_exhausted", "x_status": "503",

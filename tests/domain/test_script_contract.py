@@ -9,7 +9,7 @@ from importlib.resources import files
 
 import pytest
 
-from worker.domain.scripts import begin, queueing, settle
+from worker.domain.scripts import PackedScript, begin, queueing, settle
 from worker.domain.scripts.contract import (
     arg_names,
     args_of,
@@ -32,7 +32,8 @@ INPUTS: dict[str, tuple[type, type | None]] = {
     "release_app": (queueing.ReleaseAppInput, None),
     "trim_dlq": (queueing.TrimInput, None),
 }
-LIBRARIES = {"lanes", "observe"}  # function libraries put in front of scripts: no KEYS/ARGV
+# Function libraries put in front of scripts: no KEYS/ARGV of their own.
+LIBRARIES = {"lanes", "observe", "tally"}
 
 
 def lua(name: str) -> str:
@@ -94,8 +95,14 @@ def test_begins_verdicts_are_the_ones_its_header_lists() -> None:
 
 
 def test_values_are_encoded_the_way_the_scripts_read_them() -> None:
-    """None and False are '', True is '1', ints and strings go as they are."""
-    assert encode((None, True, False, 0, 7, "x", "")) == ["", "1", "", 0, 7, "x", ""]
+    """None and False are '', True is '1', ints and strings go as they are; the packed path
+    (begin, settle, enqueue) encodes the same way while it packs."""
+    values = (None, True, False, 0, 7, "x", "")
+    assert encode(values) == ["", "1", "", 0, 7, "x", ""]
+    packed = PackedScript.__new__(PackedScript)
+    packed.sha = "0" * 40
+    wire = packed.pack(["k"], values)
+    assert wire.split(b"\r\n")[10:-1:2] == [b"", b"1", b"", b"0", b"7", b"x", b""]
     assert [tristate(True), tristate(False), tristate(None)] == ["1", "0", ""]
 
 
@@ -106,7 +113,7 @@ def test_an_input_becomes_its_two_lists_in_field_order() -> None:
     group = queueing.EnqueueJob(account_id="1", tweet_id="2", job_id="j", action="undo",
                                 message="m", job_ttl=60, replaces=None, due_ms=None,
                                 sent_event="{}", pair=None)
-    assert args_of(group) == ["1", "2", "j", "undo", "m", 60, "", "", "{}", ""]
+    assert encode(args_of(group)) == ["1", "2", "j", "undo", "m", 60, "", "", "{}", ""]
 
 
 def test_a_misnumbered_header_is_refused() -> None:

@@ -84,7 +84,7 @@ def delivery_call(message: dict[str, Any]) -> tuple[list[str], list[Any]] | None
         lane_count=keys.lane_count(account_id), job_id=job_id, action=action,
         account_id=account_id, tweet_id=tweet_id, now_iso=clock.now_iso(), job_ttl=ttl,
         job_key_prefix=keys.job("")))
-    return call.keys, call.args
+    return call.keys, list(call.args)
 
 
 def deliver_script() -> Script:

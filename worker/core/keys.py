@@ -96,6 +96,17 @@ class Keys:
         """Hash outcome -> count of jobs that reached it (for metrics)."""
         return f"{self.prefix}:stats:outcomes"
 
+    def minute_outcomes(self, minute: int) -> str:
+        """Hash outcome -> count of one minute (epoch seconds // 60): the last hour's chart
+        (expires after two hours)."""
+        return f"{self.prefix}:stats:minute:{minute}"
+
+    @property
+    def latency(self) -> str:
+        """Hash "{outcome}:{bucket}" / "{outcome}:sum_ms" -> count / ms: enqueue-to-outcome
+        times of finished jobs (ops/latency.py turns it into a histogram)."""
+        return f"{self.prefix}:stats:latency"
+
     @property
     def call_statuses(self) -> str:
         """Hash HTTP status (or "none" when X never answered) -> count of calls to X."""

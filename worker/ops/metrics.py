@@ -31,6 +31,9 @@ only if Redis loses its data).
     rtq_breaker_state                         the circuit breaker for calls to X: 0 closed,
                                               1 half-open, 2 open
     rtq_workers_alive                         workers whose heartbeat has not expired
+    rtq_job_latency_seconds{outcome}          enqueue to outcome (a histogram: ops/latency.py)
+    rtq_oldest_waiting_age_seconds{waiting}   the oldest waiting job per lane, and held
+    rtq_parked_overdue_seconds                the most overdue parked job
     rtq_scrape_duration_seconds               how long reading Redis took
     rtq_metrics_per_account                   1 if this scrape carries the series marked *
 
@@ -55,6 +58,7 @@ from worker.core.settings import MetricsSettings
 from worker.domain.account_info import ACCOUNT_STATES
 from worker.domain.dlq import REASONS
 from worker.domain.holds import APP_REASONS, BREAKER_STATES
+from worker.ops.latency import LatencyReader, latency_families
 from worker.ops.stats import LANE_NAMES, PARKED_REASONS, Snapshot, StatsReader
 
 log = logging.getLogger("rtq.metrics")
@@ -69,15 +73,18 @@ BUDGETS = (*ENDPOINTS, "day")
 class RtqCollector:
     """Reads Redis on every scrape (prometheus_client's `Collector` protocol)."""
 
-    def __init__(self, reader: StatsReader, metrics: MetricsSettings | None = None) -> None:
+    def __init__(self, reader: StatsReader, metrics: MetricsSettings | None = None,
+                 latency: LatencyReader | None = None) -> None:
         self._reader = reader
         self._metrics = metrics or MetricsSettings()
+        self._latency = latency
         self._failing = False
 
     def collect(self) -> Iterator[Metric]:
         started = time.monotonic()
         try:
             snapshot = self._reader.snapshot()
+            latency = self._latency.read() if self._latency is not None else None
         except redis.RedisError as exc:
             if not self._failing:
                 log.warning("metrics: Redis unavailable (%s)", type(exc).__name__)
@@ -89,6 +96,8 @@ class RtqCollector:
         yield GaugeMetricFamily("rtq_up", "1 if the last scrape could read Redis, else 0",
                                 value=1)
         yield from families(snapshot, self._metrics)
+        if latency is not None:
+            yield from latency_families(latency)
         yield GaugeMetricFamily("rtq_scrape_duration_seconds",
                                 "How long reading rtq's state from Redis took",
                                 value=time.monotonic() - started)
@@ -231,5 +240,5 @@ def _hold_families(snapshot: Snapshot) -> Iterator[Metric]:
 def registry(reader: StatsReader, metrics: MetricsSettings | None = None) -> CollectorRegistry:
     """A registry holding only rtq's collector (no process metrics of the exporter itself)."""
     result = CollectorRegistry(auto_describe=False)
-    result.register(RtqCollector(reader, metrics))
+    result.register(RtqCollector(reader, metrics, reader.latency_reader()))
     return result

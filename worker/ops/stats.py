@@ -45,6 +45,7 @@ from worker.domain.account_info import ACCOUNT_STATES, AccountInfo
 from worker.domain.accounts import AccountStore
 from worker.domain.dlq import REASONS
 from worker.domain.holds import APP_REASONS, AppHold, BreakerStatus, Holds
+from worker.ops.latency import LatencyReader
 
 PARKED_REASONS = ("retry", "rate_window", "reauthorization")
 # The queue's lists (lanes.PRIORITY_STEPS) by name: rtq's three fair lanes, then kombu's last
@@ -152,6 +153,9 @@ class StatsReader:
         self._holds = Holds(client, self._keys, settings.queue_key)
         self._reasons: dict[str, str] = {}
         self._lock = threading.Lock()
+
+    def latency_reader(self) -> LatencyReader:
+        return LatencyReader(self._redis, self._keys, self._settings.queue_key)
 
     def snapshot(self) -> Snapshot:
         keys = self._keys

@@ -37,6 +37,8 @@
 --  15 outcomes         outcome counters (a verdict settled or deferred here is counted here)
 --  16 breaker          the circuit breaker for calls to X (absent: closed)
 --  17 parked           the due-time store (a job the breaker holds back is parked there)
+--  18 minute_outcomes   this minute's outcome counts (tally.lua)
+--  19 latency           enqueue-to-outcome histogram (tally.lua)
 -- ARGV
 --   1 job_id
 --   2 action
@@ -65,7 +67,13 @@
 local job = KEYS[1]
 -- One read of the record: every redis.call costs Redis more than the field it returns.
 local record = redis.call('HMGET', job, 'state', 'action', 'account_id', 'tweet_id', 'seq',
-  'attempts', 'charged', 'history', 'deliveries', 'due_at')
+  'attempts', 'charged', 'history', 'deliveries', 'due_at', 'created_at_ms')
+local function count(outcome)
+  tally(KEYS[15], KEYS[18], outcome)
+  if outcome == 'skipped' or outcome == 'superseded' then
+    tally_latency(KEYS[19], outcome, tonumber(record[11]), tonumber(ARGV[11]))
+  end
+end
 local state, seq = record[1], record[5]
 if not state then
   -- A message no producer of ours wrote (send_task by name): its intent counts from now.
@@ -88,7 +96,7 @@ if latest and latest ~= ARGV[1] then
   redis.call('HSET', job, 'state', 'superseded', 'reason', 'superseded by job ' .. latest,
     'updated_at', ARGV[5])
   redis.call('HDEL', job, 'deliveries', 'due_at')
-  redis.call('HINCRBY', KEYS[15], 'superseded', 1)
+  count('superseded')
   return {'superseded', latest}
 end
 local pair = redis.call('MGET', KEYS[3], KEYS[4])
@@ -105,7 +113,7 @@ if holder and holder == ARGV[10] then
   return go()
 end
 if holder then
-  redis.call('HINCRBY', KEYS[15], 'deferred', 1)
+  count('deferred')
   return {'busy', holder}
 end
 local desired = '0'
@@ -115,7 +123,7 @@ if known == desired then
   if desired == '1' then reason = 'already retweeted' end
   redis.call('HSET', job, 'state', 'skipped', 'reason', reason, 'updated_at', ARGV[5])
   redis.call('HDEL', job, 'deliveries', 'due_at')
-  redis.call('HINCRBY', KEYS[15], 'skipped', 1)
+  count('skipped')
   return {'skipped', known}
 end
 local meta = redis.call('HMGET', KEYS[6], 'state', 'rate_limit', 'rate_window', 'app')
@@ -126,7 +134,7 @@ local function hold_in(list, detail)
   redis.call('HSET', KEYS[12], ARGV[1], ARGV[14])
   redis.call('HSET', job, 'state', 'deferred', 'updated_at', ARGV[5], 'detail', detail)
   redis.call('HDEL', job, 'deliveries', 'due_at')
-  redis.call('HINCRBY', KEYS[15], 'deferred', 1)
+  count('deferred')
 end
 local held_why = {
   needs_reauth = 'held: the account needs re-authorization (rtq accounts add)',
@@ -186,7 +194,7 @@ if wait_until ~= nil then
   local due = wait_until + math.floor(ahead / math.max(limit, 1)) * window * 1000
   redis.call('HSET', job, 'state', 'deferred', 'updated_at', ARGV[5], 'due_at_ms', due)
   redis.call('HDEL', job, 'deliveries', 'due_at')
-  redis.call('HINCRBY', KEYS[15], 'deferred', 1)
+  count('deferred')
   return {'wait', tostring(due)}
 end
 -- The circuit breaker: while it is open nobody calls X; after the cool-down a few probes go
@@ -199,7 +207,7 @@ if ARGV[19] == '1' then
     redis.call('HSET', job, 'state', 'deferred', 'updated_at', ARGV[5], 'due_at_ms', due,
       'detail', detail)
     redis.call('HDEL', job, 'deliveries', 'due_at')
-    redis.call('HINCRBY', KEYS[15], 'deferred', 1)
+    count('deferred')
     return {'breaker', tostring(due)}
   end
   local jitter, cooldown = tonumber(ARGV[22]), tonumber(ARGV[21])

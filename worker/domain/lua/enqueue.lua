@@ -1,4 +1,4 @@
--- (with_priority comes from lanes.lua, which worker/domain/scripts.py puts in front of this script.)
+-- (with_priority comes from lanes.lua, which worker/domain/scripts/runner.py puts in front of this script.)
 -- Enqueue a batch of jobs. Each job is atomic on its own: its intent, status record and Celery
 -- message are written together, or nothing of it is (an unknown account or a vanished dead
 -- letter writes nothing for that job and is reported in its result; the other jobs go on).

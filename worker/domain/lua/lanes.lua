@@ -1,5 +1,6 @@
 -- Shared by the scripts that put a message in one of the queue's lanes (worker/domain/lanes.py):
--- worker/domain/scripts.py puts this file in front of enqueue, move_due, release and release_held.
+-- worker/domain/scripts/runner.py puts this file in front of enqueue, move_due, release,
+-- release_held and release_app.
 
 -- The message with its kombu priority set to `priority`, since kombu restores an unacked
 -- message to the list its priority names. rtq's messages (worker/domain/messages.py) are compact JSON
@@ -16,3 +17,27 @@ local function with_priority(message, priority)
   return message
 end
 
+
+-- Publish a held list's jobs, in the order they were held, to `lane` (a released lane: a whole
+-- account's or app's backlog must not stand in front of other accounts' fresh jobs); their
+-- records go back to `queued`. Returns how many were published.
+local function publish_held(list, parked_messages, lane, priority, job_prefix, now_iso)
+  local released = 0
+  while true do
+    local job_id = redis.call('LPOP', list)
+    if not job_id then break end
+    local message = redis.call('HGET', parked_messages, job_id)
+    redis.call('HDEL', parked_messages, job_id)
+    if message then
+      -- kombu restores an unacked message to the list its priority names: say this one.
+      redis.call('LPUSH', lane, with_priority(message, priority))
+      local job = job_prefix .. job_id
+      if redis.call('HGET', job, 'state') == 'deferred' then
+        redis.call('HSET', job, 'state', 'queued', 'updated_at', now_iso)
+        redis.call('HDEL', job, 'detail')
+      end
+      released = released + 1
+    end
+  end
+  return released
+end

@@ -1,4 +1,4 @@
--- (with_priority comes from lanes.lua, which worker/domain/scripts.py puts in front of this script.)
+-- (with_priority comes from lanes.lua, which worker/domain/scripts/runner.py puts in front of this script.)
 -- Re-publish parked jobs whose time has come. Atomic, so however many workers run the mover,
 -- each due job is published exactly once.
 -- A scheduled job (rtq retweet --at, --undo-after) becomes its pair's latest intent only now,

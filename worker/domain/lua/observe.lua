@@ -1,4 +1,4 @@
--- Learning rate budgets from X's answer headers: worker/domain/scripts.py puts this file in front of
+-- Learning rate budgets from X's answer headers: worker/domain/scripts/runner.py puts this file in front of
 -- settle.lua, so what X said and the job's outcome are written in one script call.
 -- X is the authority; a later window replaces ours. Within a window, what is left is X's limit
 -- minus the larger of what we have spent (calls of ours may still be in flight, unseen by this

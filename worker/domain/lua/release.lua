@@ -1,4 +1,4 @@
--- (with_priority comes from lanes.lua, which worker/domain/scripts.py puts in front of this script.)
+-- (with_priority comes from lanes.lua, which worker/domain/scripts/runner.py puts in front of this script.)
 -- Let waiting jobs out as their rate windows allow: for each (account, endpoint) group whose
 -- time has come, publish as many of its waiting jobs as its budget has calls left (oldest
 -- intents first), and schedule the group again while jobs remain. Atomic, so however many

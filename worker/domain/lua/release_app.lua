@@ -1,4 +1,4 @@
--- (with_priority comes from lanes.lua, which worker/domain/scripts/runner.py puts in front of this script.)
+-- (publish_held comes from lanes.lua, which worker/domain/scripts/runner.py puts in front of this script.)
 -- Let held apps go: the named one (an operator's `rtq apps release`), or, with no name, every
 -- app whose hold has ended by itself (a usage cap at the end of its period; the mover runs
 -- this). Its held jobs are published in the order they were held, to the queue's released
@@ -27,21 +27,8 @@ for _, app in ipairs(apps) do
   local was_held = redis.call('HGET', key, 'state') == 'held'
   redis.call('DEL', key)
   redis.call('ZREM', KEYS[1], app)
-  while true do
-    local job_id = redis.call('LPOP', key .. ':held')
-    if not job_id then break end
-    local message = redis.call('HGET', KEYS[2], job_id)
-    redis.call('HDEL', KEYS[2], job_id)
-    if message then
-      redis.call('LPUSH', KEYS[3], with_priority(message, ARGV[5]))
-      local job = ARGV[3] .. job_id
-      if redis.call('HGET', job, 'state') == 'deferred' then
-        redis.call('HSET', job, 'state', 'queued', 'updated_at', ARGV[4])
-        redis.call('HDEL', job, 'detail')
-      end
-      result[1] = result[1] + 1
-    end
-  end
+  result[1] = result[1] + publish_held(key .. ':held', KEYS[2], KEYS[3], ARGV[5], ARGV[3],
+    ARGV[4])
   if was_held then result[#result + 1] = app end
 end
 return result

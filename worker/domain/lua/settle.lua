@@ -24,6 +24,8 @@
 --  17 breaker             the circuit breaker (absent: closed)
 --  18 breaker_window      this window's call counts
 --  19 breaker_previous    the window before's
+--  20 minute_outcomes     this minute's outcome counts (tally.lua)
+--  21 latency             enqueue-to-outcome histogram (tally.lua)
 -- ARGV
 --   1 job_id
 --   2 state
@@ -85,7 +87,11 @@ if ARGV[35] == '1' then
   redis.call('RPUSH', KEYS[15], ARGV[1])
   redis.call('HSET', KEYS[5], ARGV[1], ARGV[12])
 end
-redis.call('HINCRBY', KEYS[8], ARGV[2], 1)
+tally(KEYS[8], KEYS[20], ARGV[2])
+if ARGV[2] == 'succeeded' or ARGV[2] == 'dead' then
+  tally_latency(KEYS[21], ARGV[2], tonumber(redis.call('HGET', job, 'created_at_ms')),
+    tonumber(ARGV[15]))
+end
 if ARGV[20] ~= '' then
   redis.call('HINCRBY', KEYS[9], ARGV[20], 1)
 end

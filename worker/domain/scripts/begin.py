@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from worker.core.keys import Keys
 from worker.core.settings import BreakerSettings
 from worker.domain.job import Job, Progress
-from worker.domain.scripts.contract import Key, ScriptCall, call_of
+from worker.domain.scripts.contract import Key, ScriptCall, packed_call_of
 
 
 @dataclass(slots=True)
@@ -36,6 +36,8 @@ class BeginInput:
     outcomes: Key
     breaker: Key
     parked: Key
+    minute_outcomes: Key
+    latency: Key
     job_id: str
     action: str
     account_id: str
@@ -79,7 +81,7 @@ def begin_call(context: BeginContext, job: Job, *, token: str, now_iso: str, now
                message: str, jitter_ms: int) -> ScriptCall:
     keys = context.keys
     account, tweet = job.account_id, job.tweet_id
-    return call_of(BeginInput(
+    return packed_call_of(BeginInput(
         job=keys.job(job.job_id), intent=keys.intent(account, tweet),
         claim=keys.claim(account, tweet), known=keys.known(account, tweet), seq=keys.seq,
         account_meta=keys.account_meta(account), budget=keys.budget(account, job.action),
@@ -87,7 +89,8 @@ def begin_call(context: BeginContext, job: Job, *, token: str, now_iso: str, now
             context.default_app), waiting=keys.waiting(account, job.action),
         groups=keys.groups, parked_messages=keys.parked_messages, held=keys.held(account),
         accounts=keys.accounts, outcomes=keys.outcomes, breaker=keys.breaker,
-        parked=keys.parked,
+        parked=keys.parked, minute_outcomes=keys.minute_outcomes(now_ms // 60_000),
+        latency=keys.latency,
         job_id=job.job_id, action=job.action, account_id=account, tweet_id=tweet,
         now_iso=now_iso, lease_ms=context.lease_ms, job_ttl=context.job_ttl,
         max_deliveries=context.max_deliveries, worker=context.worker, claim_token=token,

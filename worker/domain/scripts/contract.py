@@ -24,7 +24,7 @@ builds it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Annotated, Any, get_origin, get_type_hints
@@ -48,7 +48,7 @@ class ScriptCall:
     """The two lists a script is called with."""
 
     keys: list[str]
-    args: list[Encoded]
+    args: Sequence[Value]
 
 
 def call_of(values: Any) -> ScriptCall:
@@ -57,9 +57,17 @@ def call_of(values: Any) -> ScriptCall:
     return ScriptCall(list(key_getter(values)), encode(arg_getter(values)))
 
 
-def args_of(values: Any) -> list[Encoded]:
-    """A dataclass of ARGV values only (e.g. one job's group of enqueue.lua) as a list."""
-    return encode(_getters(type(values))[1](values))
+def packed_call_of(values: Any) -> ScriptCall:
+    """The same, with ARGV left as they are for `PackedScript.pack`, which encodes them while
+    it packs (one pass over the values instead of two, on the worker's per-job path)."""
+    key_getter, arg_getter = _getters(type(values))
+    return ScriptCall(list(key_getter(values)), arg_getter(values))
+
+
+def args_of(values: Any) -> tuple[Value, ...]:
+    """A dataclass of ARGV values only (e.g. one job's group of enqueue.lua), not yet encoded
+    (`PackedScript.pack` encodes)."""
+    return _getters(type(values))[1](values)
 
 
 def encode(values: tuple[Value, ...]) -> list[Encoded]:

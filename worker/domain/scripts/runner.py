@@ -26,7 +26,8 @@ _SCRIPT_RETRY = Retry(EqualJitterBackoff(cap=1.0, base=0.1), retries=10)
 # X's answer says of the rate budgets) for settle.lua.
 _PRELUDES: dict[str, tuple[str, ...]] = {
     "enqueue": ("lanes",), "move_due": ("lanes",), "release": ("lanes",),
-    "release_held": ("lanes",), "release_app": ("lanes",), "settle": ("observe",),
+    "release_held": ("lanes",), "release_app": ("lanes",), "settle": ("observe", "tally"),
+    "begin": ("tally",),
 }
 
 
@@ -80,14 +81,17 @@ class PackedScript:
         self.script = _source(name)
         self.sha = hashlib.sha1(self.script.encode(), usedforsecurity=False).hexdigest()
 
-    def pack(self, keys: Sequence[str], args: Iterable[str | int]) -> bytes:
+    def pack(self, keys: Sequence[str], args: Iterable[str | int | bool | None]) -> bytes:
+        """The call in the Redis protocol; ARGV encoded as `contract.encode` says (None and
+        False as '', True as '1', ints in decimal)."""
         parts = [b"EVALSHA", self.sha.encode(), b"%d" % len(keys)]
         parts += [k.encode() for k in keys]
-        parts += [a.encode() if isinstance(a, str) else str(a).encode() for a in args]
+        parts += [a.encode() if isinstance(a, str) else b"" if a is None or a is False
+                  else b"1" if a is True else b"%d" % a for a in args]
         return b"".join([b"*%d\r\n" % len(parts),
                          *[b"$%d\r\n%s\r\n" % (len(part), part) for part in parts]])
 
-    def __call__(self, keys: Sequence[str], args: Iterable[str | int]) -> Any:
+    def __call__(self, keys: Sequence[str], args: Iterable[str | int | bool | None]) -> Any:
         """One call. With `retry`, a lost connection or a timeout is retried with backoff
         (`_SCRIPT_RETRY`), so a Redis restart costs the caller a wait rather than its job. A
         retried call may have run once already, its reply lost: begin.lua recognises its own

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from worker.core import clock
 from worker.core.errors import RateInfo
@@ -17,7 +18,7 @@ from worker.core.keys import Keys
 from worker.core.settings import BreakerSettings
 from worker.domain.dlq import DeadLetter
 from worker.domain.job import Job, Outcome, Progress
-from worker.domain.scripts.contract import Key, ScriptCall, call_of, tristate
+from worker.domain.scripts.contract import Key, ScriptCall, packed_call_of, tristate
 
 # A reset X announces is stored a little later, so that a call made at the reset never lands
 # just before X's window closes.
@@ -45,6 +46,8 @@ class SettleInput:
     breaker: Key
     breaker_window: Key
     breaker_previous: Key
+    minute_outcomes: Key
+    latency: Key
     job_id: str
     state: str
     now_iso: str
@@ -114,15 +117,28 @@ class Settlement:
     account_state: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class SettleContext:
-    """What every settle call of one worker shares."""
+    """What every settle call of one worker shares: settings, and the keys that name no job
+    (built once, not per call)."""
 
-    keys: Keys
-    known_ttl: int
-    job_ttl: int
-    rate_window: int
-    breaker: BreakerSettings
+    def __init__(self, keys: Keys, known_ttl: int, job_ttl: int, rate_window: int,
+                 breaker: BreakerSettings) -> None:
+        self.keys = keys
+        self.known_ttl = known_ttl
+        self.job_ttl = job_ttl
+        self.rate_window = rate_window
+        self.breaker = breaker
+        self.fixed: dict[str, Any] = {
+            "parked": keys.parked, "parked_messages": keys.parked_messages,
+            "dlq_index": keys.dlq_index, "dlq_entries": keys.dlq_entries,
+            "outcomes": keys.outcomes, "call_statuses": keys.call_statuses,
+            "groups": keys.groups, "app_holds": keys.app_holds, "breaker": keys.breaker,
+            "latency": keys.latency, "app_key_prefix": keys.app(""),
+            "known_ttl": known_ttl, "job_ttl": job_ttl, "rate_window": rate_window,
+            "breaker_threshold": repr(breaker.threshold),
+            "breaker_min_calls": breaker.min_calls, "breaker_window_ms": breaker.window * 1000,
+            "breaker_cooldown_ms": breaker.cooldown * 1000,
+        }
 
 
 _NO_RATE = RateInfo(None, None, None)
@@ -140,23 +156,21 @@ def settle_call(context: SettleContext, job: Job, progress: Progress, settlement
     now_ms = clock.ms(now)
     window_ms = context.breaker.window * 1000
     window = now_ms // window_ms
-    return call_of(SettleInput(
+    return packed_call_of(SettleInput(
         job=keys.job(job.job_id), claim=keys.claim(account, job.tweet_id),
-        known=keys.known(account, job.tweet_id), parked=keys.parked,
-        parked_messages=keys.parked_messages, dlq_index=keys.dlq_index,
-        dlq_entries=keys.dlq_entries, outcomes=keys.outcomes, call_statuses=keys.call_statuses,
+        known=keys.known(account, job.tweet_id),
         budget=keys.budget(account, job.action), day_budget=keys.day_budget(account),
-        app_day_budget=keys.app_day_budget(app), groups=keys.groups,
+        app_day_budget=keys.app_day_budget(app),
         account_meta=keys.account_meta(account), held=keys.held(account),
         job_id=job.job_id, state=s.outcome.value, now_iso=clock.iso(now), reason=s.reason,
         attempts=progress.attempts, charged=progress.charged,
         history=json.dumps(progress.history, separators=(",", ":")),
-        known_state=tristate(s.known), known_ttl=context.known_ttl,
+        known_state=tristate(s.known),
         due_ms=clock.ms(s.due) if s.due else None, due_iso=clock.iso(s.due) if s.due else None,
         message=message if s.due or s.hold or s.hold_app else "",
         dlq_entry_id=s.dead_letter.id if s.dead_letter else None,
         dlq_entry=s.dead_letter.to_json() if s.dead_letter else None, now_ms=now_ms,
-        job_ttl=context.job_ttl, http_status=s.http_status, detail=s.detail,
+        http_status=s.http_status, detail=s.detail,
         claim_token=progress.token, call_status=s.call_status,
         rate_observed=s.rate is not None or s.rate_limited,
         limit=rate.limit, remaining=rate.remaining, reset_ms=_reset_ms(rate.reset_at),
@@ -164,18 +178,16 @@ def settle_call(context: SettleContext, job: Job, progress: Progress, settlement
         user_day_reset_ms=_reset_ms(user_day[2]),
         app_day_limit=app_day[0], app_day_remaining=app_day[1],
         app_day_reset_ms=_reset_ms(app_day[2]),
-        rate_limited=s.rate_limited, rate_window=context.rate_window, group=job.group,
+        rate_limited=s.rate_limited, group=job.group,
         credentials_refused=s.http_status == 401, hold=s.hold,
-        app_holds=keys.app_holds, breaker=keys.breaker,
         breaker_window=keys.breaker_window(window),
         breaker_previous=keys.breaker_window(window - 1),
+        minute_outcomes=keys.minute_outcomes(now_ms // 60_000),
         hold_app=s.hold_app, hold_reason=s.hold_reason,
         hold_until_ms=clock.ms(s.hold_until) if s.hold_until else None,
-        app_key_prefix=keys.app(""), account_state=s.account_state,
+        account_state=s.account_state,
         breaker_outcome=breaker_outcome(s.call_status) if context.breaker.enabled else None,
-        breaker_threshold=repr(context.breaker.threshold),
-        breaker_min_calls=context.breaker.min_calls, breaker_window_ms=window_ms,
-        breaker_cooldown_ms=context.breaker.cooldown * 1000,
+        **context.fixed,
     ))
 
 
