@@ -20,8 +20,25 @@ demo: install
 	$(BIN)/rtq demo
 
 ## make test: the whole suite, against a private redis-server, the emulator and real workers
-test: install $(CHROMIUM)
+test: install $(BIN)/promtool $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+# promtool (Prometheus's rule checker) for tests/deploy/test_alert_rules.py: the one on PATH if
+# there is one, else promtool from Debian's `prometheus` package, unpacked into the virtualenv
+# (apt-get download: no service is installed or started). Runs only while it is missing.
+$(BIN)/promtool: | $(STAMP)
+	@if command -v promtool >/dev/null 2>&1; then \
+	  ln -sf "$$(command -v promtool)" $@; \
+	else \
+	  echo "promtool missing: unpacking it from Debian's prometheus package into $(BIN)"; \
+	  dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && cd "$$dir" && \
+	  { apt-get download prometheus 2>/dev/null || \
+	    { apt-get update -qq && apt-get download prometheus; }; } && \
+	  dpkg-deb --fsys-tarfile prometheus_*.deb | tar -xO ./usr/bin/promtool > "$(abspath $@).tmp" && \
+	  chmod 0755 "$(abspath $@).tmp" && mv "$(abspath $@).tmp" "$(abspath $@)" || \
+	  { echo "cannot install promtool: put Prometheus's promtool on PATH" >&2; exit 1; }; \
+	fi
+	@$@ --version | head -1
 
 # The console's browser tests drive Debian's Chromium through Playwright (which must never
 # download a browser of its own). Installed only where it is missing, and only as root (CI);

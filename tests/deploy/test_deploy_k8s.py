@@ -18,7 +18,8 @@ from worker.domain.lanes import all_lanes
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 # The oldest Kubernetes still commonly run, and the newest the package knows.
 VERSIONS = ["1.27.0", kubernetes_validate.latest_version()]
-CRDS = {"keda.sh/v1alpha1"}  # KEDA's kinds: no schema ships; checked below instead
+# KEDA's and the Prometheus Operator's kinds: no schema ships; checked below instead
+CRDS = {"keda.sh/v1alpha1", "monitoring.coreos.com/v1"}
 
 
 def documents() -> list[dict[str, Any]]:
@@ -54,7 +55,7 @@ def test_every_manifest_matches_the_kubernetes_schema(version: str) -> None:
             continue
         kubernetes_validate.validate(document, version, strict=True)
         checked += 1
-    assert checked >= 9
+    assert checked >= 11
 
 
 def test_everything_lives_in_the_namespace_the_manifests_create() -> None:
@@ -123,7 +124,7 @@ def test_keda_scales_workers_on_the_queue_they_consume() -> None:
 def secret_and_config_references() -> list[tuple[str, str, str | None]]:
     """(kind, name, key or None) of every ConfigMap and Secret the pods read."""
     found: list[tuple[str, str, str | None]] = []
-    for name in ("rtq-worker", "rtq-flower"):
+    for name in ("rtq-worker", "rtq-flower", "rtq-metrics"):
         spec = container(name)
         for source in spec.get("envFrom", []):
             for kind, ref in source.items():
@@ -166,7 +167,7 @@ def test_flower_service_reaches_the_flower_pod() -> None:
     assert port["targetPort"] in [p["name"] for p in container("rtq-flower")["ports"]]
 
 
-@pytest.mark.parametrize("deployment", ["rtq-worker", "rtq-flower"])
+@pytest.mark.parametrize("deployment", ["rtq-worker", "rtq-flower", "rtq-metrics"])
 def test_pods_meet_the_restricted_pod_security_standard(deployment: str) -> None:
     """The namespace enforces `restricted`: non-root (the image's uid), no privilege
     escalation, no capabilities, the runtime's seccomp profile; read-only root filesystem."""
@@ -179,3 +180,46 @@ def test_pods_meet_the_restricted_pod_security_standard(deployment: str) -> None
     assert own["allowPrivilegeEscalation"] is False and own["capabilities"]["drop"] == ["ALL"]
     assert own["readOnlyRootFilesystem"] is True
     assert pod(deployment)["automountServiceAccountToken"] is False
+
+
+def test_the_exporter_reads_redis_and_settings_only_and_runs_once() -> None:
+    """`rtq metrics` on every interface of its pod, one replica (it covers every worker),
+    RTQ_REDIS_URL its only secret, the ConfigMap's prefix and queue (the workers'), and cheap
+    probes on the port it declares."""
+    metrics = container("rtq-metrics")
+    assert metrics["command"] == ["rtq", "metrics", "--host", "0.0.0.0", "--port", "9540"]
+    assert find("Deployment", "rtq-metrics")["spec"]["replicas"] == 1
+    assert {item["name"] for item in metrics["env"]} == {"RTQ_REDIS_URL"}
+    assert metrics["envFrom"] == [{"configMapRef": {"name": "rtq"}}]
+    settings = Settings.from_env(find("ConfigMap", "rtq")["data"])
+    assert settings.metrics.per_account == "auto" and settings.metrics.account_limit == 100
+    (port,) = metrics["ports"]
+    assert port == {"name": "metrics", "containerPort": 9540}
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert metrics[probe]["tcpSocket"]["port"] == "metrics"
+    assert {"cpu", "memory"} <= set(metrics["resources"]["requests"])
+
+
+def test_the_service_monitor_scrapes_the_exporter_through_its_service() -> None:
+    """The ServiceMonitor (a CRD: its shape checked here) selects the rtq-metrics Service in
+    rtq's namespace, which selects the exporter's pod, on a named port that forwards to the
+    container's; the scrape timeout fits in the interval."""
+    monitor = find("ServiceMonitor", "rtq")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(monitor) == {"apiVersion", "kind", "metadata", "spec"}
+    spec = monitor["spec"]
+    assert set(spec) <= {"selector", "namespaceSelector", "endpoints", "jobLabel"}
+    service = find("Service", "rtq-metrics")
+    assert spec["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert spec["namespaceSelector"] == {"matchNames": [service["metadata"]["namespace"]]}
+    pod_labels = find("Deployment", "rtq-metrics")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    (endpoint,) = spec["endpoints"]
+    assert set(endpoint) <= {"port", "path", "interval", "scrapeTimeout", "scheme"}
+    (port,) = service["spec"]["ports"]
+    assert endpoint["port"] == port["name"] and endpoint["path"] == "/metrics"
+    assert port["targetPort"] in [p["name"] for p in container("rtq-metrics")["ports"]]
+    seconds = {key: int(endpoint[key].removesuffix("s")) for key in ("interval", "scrapeTimeout")}
+    assert 0 < seconds["scrapeTimeout"] <= seconds["interval"]
+    annotations = service["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(port["port"])

@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 from worker.core.settings import Settings
 
 SYSTEMD = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
-UNITS = ["rtq-worker@.service", "rtq-flower.service"]
+UNITS = ["rtq-worker@.service", "rtq-flower.service", "rtq-metrics.service"]
 HARDENING = {
     "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
     "PrivateTmp": "yes", "PrivateDevices": "yes", "RestrictSUIDSGID": "yes",
@@ -72,6 +72,21 @@ def test_flower_listens_on_localhost_behind_its_login() -> None:
     assert set(env_example("flower.env.example")) == {"RTQ_REDIS_URL", "FLOWER_BASIC_AUTH"}
 
 
+def test_the_exporter_listens_on_localhost_with_redis_and_its_settings_only() -> None:
+    """rtq-metrics binds 127.0.0.1:9540; its env file holds Redis, the workers' prefix and
+    queue, and the per-account settings: no Fernet key or X secret; they validate."""
+    unit = directives("rtq-metrics.service")
+    assert unit["ExecStart"] == "/opt/rtq/bin/rtq metrics --host 127.0.0.1 --port 9540"
+    assert unit["EnvironmentFile"] == "/etc/rtq/metrics.env"
+    values = env_example("metrics.env.example")
+    assert set(values) == {"RTQ_REDIS_URL", "RTQ_KEY_PREFIX", "RTQ_QUEUE",
+                           "RTQ_METRICS_PER_ACCOUNT", "RTQ_METRICS_ACCOUNT_LIMIT"}
+    settings = Settings.from_env(values)
+    worker = Settings.from_env(env_example("rtq.env.example"))
+    assert (settings.key_prefix, settings.queue) == (worker.key_prefix, worker.queue)
+    assert settings.metrics.per_account == "auto"
+
+
 def test_worker_env_example_is_valid_once_the_key_is_filled_in() -> None:
     """rtq.env.example holds valid settings (JSON logs, the real X API) but for the secret."""
     values = env_example("rtq.env.example")
@@ -81,7 +96,7 @@ def test_worker_env_example_is_valid_once_the_key_is_filled_in() -> None:
 
 
 def test_systemd_analyze_verify_accepts_the_units(tmp_path: Path) -> None:
-    """systemd's own checker finds no error or unknown directive in either unit."""
+    """systemd's own checker finds no error or unknown directive in any unit."""
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze not installed")
@@ -90,7 +105,8 @@ def test_systemd_analyze_verify_accepts_the_units(tmp_path: Path) -> None:
     for name in UNITS:
         (tmp_path / name).write_text((SYSTEMD / name).read_text().replace("/opt/rtq/bin/",
                                                                           venv_bin))
-    units = [str(tmp_path / "rtq-worker@2.service"), str(tmp_path / "rtq-flower.service")]
+    units = [str(tmp_path / "rtq-worker@2.service"), str(tmp_path / "rtq-flower.service"),
+             str(tmp_path / "rtq-metrics.service")]
     result = subprocess.run([analyze, "verify", "--man=no", *units], check=False,
                             capture_output=True, text=True, cwd=tmp_path, timeout=60)
     ours = [line for line in (result.stdout + result.stderr).splitlines() if "rtq" in line]

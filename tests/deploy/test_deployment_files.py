@@ -35,7 +35,7 @@ def test_compose_file_matches_the_compose_specification() -> None:
     """docker-compose.yml validates against the Compose Specification's JSON Schema."""
     # The schema is draft-07; name the validator so no metaschema lookup is needed.
     compose_validator().validate(compose())
-    assert set(services()) == {"redis", "worker", "flower", "fake-x"}
+    assert set(services()) == {"redis", "worker", "flower", "metrics", "fake-x"}
 
 
 def compose_validator() -> jsonschema.Draft7Validator:
@@ -89,7 +89,22 @@ def test_flower_is_published_on_localhost_only_and_the_emulator_only_in_the_sand
     assert services()["flower"]["ports"] == ["127.0.0.1:5555:5555"]
     assert services()["fake-x"]["profiles"] == ["sandbox"]
     assert services()["fake-x"]["ports"] == ["127.0.0.1:8787:8787"]
-    assert all("profiles" not in services()[name] for name in ("redis", "worker", "flower"))
+    assert all("profiles" not in services()[name]
+               for name in ("redis", "worker", "flower", "metrics"))
+
+
+def test_the_metrics_exporter_reads_redis_only_and_is_published_on_localhost() -> None:
+    """`rtq metrics` gets Redis and its own two settings (no X or Fernet secret), waits for a
+    healthy Redis, listens in the container on 9540, published on 127.0.0.1 alone, and its
+    health check opens a connection instead of paying for a scrape."""
+    metrics = services()["metrics"]
+    assert metrics["command"] == ["metrics", "--host", "0.0.0.0", "--port", "9540"]
+    assert metrics["ports"] == ["127.0.0.1:9540:9540"]
+    assert set(metrics["environment"]) == {  # type: ignore[arg-type]
+        "RTQ_REDIS_URL", "RTQ_METRICS_PER_ACCOUNT", "RTQ_METRICS_ACCOUNT_LIMIT"}
+    assert metrics["depends_on"] == {"redis": {"condition": "service_healthy"}}
+    assert "create_connection(('127.0.0.1', 9540)" in metrics["healthcheck"]["test"][-1]  # type: ignore[index]
+    assert metrics["restart"] == "unless-stopped"
 
 
 def test_env_example_names_every_variable_compose_reads() -> None:

@@ -18,6 +18,7 @@ from producers import JobRequest, Producer
 from tests.holding import holding
 from tests.support import Rtq, wait_for
 from worker.core.settings import Settings
+from worker.domain.lanes import FAST_LANE_SHARE, all_lanes
 from worker.embedded.servers import WorkerProcess, free_port
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -190,17 +191,23 @@ def test_metrics_show_account_states_held_apps_and_the_breaker(exporter: Exporte
 
 
 def test_metrics_report_the_queue_depth(rtq: Rtq) -> None:
-    """Jobs waiting in a queue no worker consumes are counted (LLEN of the queue)."""
+    """Jobs waiting in a queue no worker consumes are counted (LLEN of the queue), in all and
+    per lane: an account's jobs beyond its share of the fast lane wait in the overflow lane."""
     env = {**rtq.env, "RTQ_QUEUE": "rtq-metrics-idle"}
     account = rtq.add_account()
     Producer(rtq.redis, Settings.from_env(env)).enqueue_many(
-        [JobRequest.create("retweet", account.account_id, str(t)) for t in range(3)])
+        [JobRequest.create("retweet", account.account_id, str(t)) for t in range(1, 7)])
     idle = Exporter(env)
     try:
-        assert value(idle.scrape(), "rtq_queue_depth") == 3
+        samples = idle.scrape()
     finally:
         idle.close()
-        rtq.redis.delete("rtq-metrics-idle")
+        rtq.redis.delete(*all_lanes("rtq-metrics-idle"))
+    assert value(samples, "rtq_queue_depth") == 6
+    assert value(samples, "rtq_queue_lane_depth", lane="fast") == FAST_LANE_SHARE
+    assert value(samples, "rtq_queue_lane_depth", lane="overflow") == 6 - FAST_LANE_SHARE
+    assert value(samples, "rtq_queue_lane_depth", lane="released") == 0
+    assert value(samples, "rtq_queue_lane_depth", lane="lowest") == 0
 
 
 def test_metrics_say_redis_is_down_instead_of_failing(rtq_env: dict[str, str]) -> None:

@@ -60,7 +60,7 @@ class ParkingMoverStep(bootsteps.StartStopStep):
         mover = Mover(client, keys, settings.queue_key, (settings.rate_limit, settings.rate_window))
         dead_letters = DeadLetters(client, keys, max_entries=settings.dlq_max,
                                    ttl=settings.dlq_ttl)
-        self.thread = MoverThread(mover, heartbeat=(client, keys.worker(worker.hostname)),
+        self.thread = MoverThread(mover, heartbeat=(client, keys, worker.hostname),
                                   housekeeping=dead_letters.trim)
         self.thread.start()
 

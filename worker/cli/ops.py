@@ -101,7 +101,8 @@ def metrics(ctx: Context, host: str, port: int) -> None:
 
     reader = StatsReader(ctx.redis, ctx.settings)
     try:
-        server, thread = start_http_server(port, host, registry(reader))
+        server, thread = start_http_server(port, host,
+                                           registry(reader, ctx.settings.metrics))
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
         return

@@ -117,6 +117,12 @@ class Keys:
         return f"{self.prefix}:worker:{name}"
 
     @property
+    def workers(self) -> str:
+        """Sorted set worker name -> its last heartbeat (ms): the index of the heartbeat keys,
+        so readers find them without scanning the keyspace."""
+        return f"{self.prefix}:workers"
+
+    @property
     def dlq_index(self) -> str:
         """Sorted set entry_id -> failed_at (ms)."""
         return f"{self.prefix}:dlq"

@@ -37,6 +37,10 @@ DEFAULT_BREAKER_MIN_CALLS = 20
 DEFAULT_BREAKER_WINDOW = 10
 DEFAULT_BREAKER_COOLDOWN = 15
 DEFAULT_BREAKER_PROBES = 3
+# Per-account Prometheus series (worker/ops/metrics.py): `auto` exports them only up to this
+# many accounts, so a large deployment's scrape stays small.
+DEFAULT_METRICS_ACCOUNT_LIMIT = 100
+METRICS_PER_ACCOUNT = ("auto", "on", "off")
 
 DEFAULT_QUEUE = "rtq"
 
@@ -53,6 +57,22 @@ class BreakerSettings:
     window: int = DEFAULT_BREAKER_WINDOW
     cooldown: int = DEFAULT_BREAKER_COOLDOWN
     probes: int = DEFAULT_BREAKER_PROBES
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Whether `rtq metrics` exports per-account series (`rtq_budget_remaining`, ...): `on`,
+    `off`, or `auto`, which exports them while the deployment has at most `account_limit`
+    accounts. The aggregate series are exported either way."""
+
+    per_account: str = "auto"
+    account_limit: int = DEFAULT_METRICS_ACCOUNT_LIMIT
+
+    def exports_per_account(self, accounts: int) -> bool:
+        """Whether a scrape of a deployment with `accounts` accounts carries per-account series."""
+        if self.per_account == "auto":
+            return accounts <= self.account_limit
+        return self.per_account == "on"
 
 
 @dataclass(frozen=True)
@@ -84,6 +104,7 @@ class Settings:
     oauth2_token_url: str = ""
     oauth2_authorize_url: str = "https://x.com/i/oauth2/authorize"
     breaker: BreakerSettings = BreakerSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -150,6 +171,11 @@ class Settings:
                 window=reader.positive_int("RTQ_BREAKER_WINDOW", DEFAULT_BREAKER_WINDOW),
                 cooldown=reader.positive_int("RTQ_BREAKER_COOLDOWN", DEFAULT_BREAKER_COOLDOWN),
                 probes=reader.positive_int("RTQ_BREAKER_PROBES", DEFAULT_BREAKER_PROBES),
+            ),
+            metrics=MetricsSettings(
+                per_account=reader.choice("RTQ_METRICS_PER_ACCOUNT", METRICS_PER_ACCOUNT, "auto"),
+                account_limit=reader.positive_int("RTQ_METRICS_ACCOUNT_LIMIT",
+                                                  DEFAULT_METRICS_ACCOUNT_LIMIT),
             ),
         )
 

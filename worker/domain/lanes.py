@@ -41,7 +41,7 @@ OVERFLOW = 6
 
 # What operators call each list (rtq stats, the console); priority 9 is only ever a foreign
 # send_task's own priority.
-LANE_NAMES = {FAST: "fast", RELEASED: "released", OVERFLOW: "overflow", 9: "priority_9"}
+LANE_NAMES = {FAST: "fast", RELEASED: "released", OVERFLOW: "overflow", 9: "lowest"}
 
 # Jobs of one account allowed in the fast lane at once. An idle account (a job now and then)
 # never reaches it, so its jobs always go first; a busy account's jobs beyond it wait in the

@@ -72,14 +72,17 @@ HEARTBEAT_EVERY = 2.0
 # Expiring old dead letters (RTQ_DLQ_TTL) needs no precision: once a minute is plenty.
 HOUSEKEEPING_EVERY = 60.0
 HEARTBEAT_TTL = 10
+# A name in the heartbeat index whose worker has not beaten for this long is dropped from it.
+HEARTBEAT_FORGET_MS = 60_000
 
 
 class MoverThread(threading.Thread):
     """Runs `Mover.move_due` every MOVE_INTERVAL seconds until stopped, and keeps the worker's
-    heartbeat (a key that expires HEARTBEAT_TTL seconds after the worker stops beating)."""
+    heartbeat (a key that expires HEARTBEAT_TTL seconds after the worker stops beating, listed
+    in the `workers` index that readers use instead of scanning the keyspace)."""
 
     def __init__(self, mover: Mover, interval: float = MOVE_INTERVAL,
-                 heartbeat: tuple[redis.Redis, str] | None = None,
+                 heartbeat: tuple[redis.Redis, Keys, str] | None = None,
                  housekeeping: Callable[[], object] | None = None) -> None:
         super().__init__(name="rtq-parking-mover", daemon=True)
         self._mover = mover
@@ -114,13 +117,19 @@ class MoverThread(threading.Thread):
     def _beat(self) -> None:
         if self._heartbeat is None or time.monotonic() - self._last_beat < HEARTBEAT_EVERY:
             return
-        client, key = self._heartbeat
-        client.set(key, clock.now_iso(), ex=HEARTBEAT_TTL)
+        client, keys, name = self._heartbeat
+        now_ms = clock.ms(clock.now())
+        pipe = client.pipeline(transaction=False)
+        pipe.set(keys.worker(name), clock.now_iso(), ex=HEARTBEAT_TTL)
+        pipe.zadd(keys.workers, {name: now_ms})
+        pipe.zremrangebyscore(keys.workers, "-inf", now_ms - HEARTBEAT_FORGET_MS)
+        pipe.execute()
         self._last_beat = time.monotonic()
 
     def stop(self) -> None:
         self._stopped.set()
         if self._heartbeat is not None:
-            client, key = self._heartbeat
+            client, keys, name = self._heartbeat
             with contextlib.suppress(redis.RedisError):
-                client.delete(key)
+                client.delete(keys.worker(name))
+                client.zrem(keys.workers, name)

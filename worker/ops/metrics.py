@@ -8,16 +8,21 @@ only if Redis loses its data).
     rtq_up                                    1 if the last scrape could read Redis, else 0
     rtq_queue_depth                           messages waiting in the Celery queue (every
                                               lane: worker/domain/lanes.py)
+    rtq_queue_lane_depth{lane}                the same per lane: fast, released, overflow
+                                              (and lowest, kombu's priority 9, unused by rtq)
     rtq_jobs_running                          delivered to a worker and not yet finished
     rtq_jobs_parked{reason}                   retry | rate_window | reauthorization
-    rtq_rate_window_waiting_jobs{account,endpoint}   per group waiting for its rate window
+    rtq_rate_window_waiting_jobs{account,endpoint}   per group waiting for its rate window *
+    rtq_rate_window_waiting_accounts{endpoint}  accounts with jobs waiting for their rate window
     rtq_dead_letters{reason}                  dead-letter entries
     rtq_dead_letter_oldest_age_seconds        age of the oldest entry (0 when there is none)
     rtq_jobs_total{outcome}                   deliveries that ended in each outcome (a job
                                               retried twice counts `deferred` twice)
     rtq_x_calls_total{status}                 calls to X by HTTP status ("none": no answer)
-    rtq_budget_remaining{account,endpoint}    calls left in the current window, as rtq knows it
-    rtq_budget_limit{account,endpoint}        the window's size
+    rtq_budget_remaining{account,endpoint}    calls left in the current window, as rtq knows it *
+    rtq_budget_limit{account,endpoint}        the window's size *
+    rtq_budget_exhausted_accounts{endpoint}   accounts with no call left in the current window
+                                              (endpoint retweet, undo, or day: the 24-hour cap)
     rtq_accounts{state}                       accounts by state (active, needs_reauth,
                                               locked, suspended)
     rtq_apps{state,reason}                    held apps (state "held") by reason:
@@ -30,6 +35,13 @@ only if Redis loses its data).
     rtq_oldest_waiting_age_seconds{waiting}   the oldest waiting job per lane, and held
     rtq_parked_overdue_seconds                the most overdue parked job
     rtq_scrape_duration_seconds               how long reading Redis took
+    rtq_metrics_per_account                   1 if this scrape carries the series marked *
+
+* Per-account series (labelled `account`): one per account and endpoint, so they are exported
+only while the deployment has at most RTQ_METRICS_ACCOUNT_LIMIT accounts (100), or always or
+never (RTQ_METRICS_PER_ACCOUNT=auto|on|off: `MetricsSettings`). Every other family has a fixed
+number of series whatever the number of accounts; `rtq_jobs_parked{reason="rate_window"}` is
+the total of the waiting jobs.
 """
 
 from __future__ import annotations
@@ -42,6 +54,8 @@ import redis
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from worker.core.settings import MetricsSettings
+from worker.domain import lanes
 from worker.domain.account_info import ACCOUNT_STATES
 from worker.domain.dlq import REASONS
 from worker.domain.holds import APP_REASONS, BREAKER_STATES
@@ -52,13 +66,18 @@ log = logging.getLogger("rtq.metrics")
 
 # Every outcome is exported from the start (at 0), so rate() sees its first increment.
 OUTCOMES = ("succeeded", "skipped", "superseded", "deferred", "dead")
+# The endpoints jobs wait for, and the budgets rtq keeps per account ("day": the 24-hour cap).
+ENDPOINTS = ("retweet", "undo")
+BUDGETS = (*ENDPOINTS, "day")
 
 
 class RtqCollector:
     """Reads Redis on every scrape (prometheus_client's `Collector` protocol)."""
 
-    def __init__(self, reader: StatsReader, latency: LatencyReader | None = None) -> None:
+    def __init__(self, reader: StatsReader, metrics: MetricsSettings | None = None,
+                 latency: LatencyReader | None = None) -> None:
         self._reader = reader
+        self._metrics = metrics or MetricsSettings()
         self._latency = latency
         self._failing = False
 
@@ -77,7 +96,7 @@ class RtqCollector:
         self._failing = False
         yield GaugeMetricFamily("rtq_up", "1 if the last scrape could read Redis, else 0",
                                 value=1)
-        yield from families(snapshot)
+        yield from families(snapshot, self._metrics)
         if latency is not None:
             yield from latency_families(latency)
         yield GaugeMetricFamily("rtq_scrape_duration_seconds",
@@ -85,10 +104,17 @@ class RtqCollector:
                                 value=time.monotonic() - started)
 
 
-def families(snapshot: Snapshot) -> Iterator[Metric]:
-    """The metric families for one snapshot."""
+def families(snapshot: Snapshot, metrics: MetricsSettings | None = None) -> Iterator[Metric]:
+    """The metric families for one snapshot; per-account ones as `metrics` says."""
+    per_account = (metrics or MetricsSettings()).exports_per_account(len(snapshot.accounts))
     yield GaugeMetricFamily("rtq_queue_depth", "Messages waiting in the Celery queue",
                             value=snapshot.queue_depth)
+    by_lane = GaugeMetricFamily("rtq_queue_lane_depth",
+                                "Messages waiting in each lane of the Celery queue",
+                                labels=["lane"])
+    for lane in (lanes.LANE_NAMES[priority] for priority in lanes.PRIORITY_STEPS):
+        by_lane.add_metric([lane], snapshot.lanes.get(lane, 0))
+    yield by_lane
     yield GaugeMetricFamily("rtq_jobs_running",
                             "Jobs delivered to a worker and not yet finished (kombu unacked)",
                             value=snapshot.running)
@@ -101,12 +127,7 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
         parked.add_metric([reason], snapshot.parked.get(reason, 0))
     yield parked
 
-    waiting = GaugeMetricFamily("rtq_rate_window_waiting_jobs",
-                                "Jobs waiting for the rate window of (account, endpoint)",
-                                labels=["account", "endpoint"])
-    for (account_id, endpoint), count in sorted(snapshot.waiting.items()):
-        waiting.add_metric([account_id, endpoint], count)
-    yield waiting
+    yield from _waiting_families(snapshot, per_account)
 
     dead = GaugeMetricFamily("rtq_dead_letters", "Dead-letter entries by reason",
                              labels=["reason"])
@@ -129,19 +150,7 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
         calls.add_metric([status], count)
     yield calls
 
-    remaining = GaugeMetricFamily("rtq_budget_remaining",
-                                  "Calls left in the current rate window, as rtq knows it",
-                                  labels=["account", "endpoint"])
-    limit = GaugeMetricFamily("rtq_budget_limit", "Calls allowed per rate window",
-                              labels=["account", "endpoint"])
-    for info in snapshot.accounts:
-        for endpoint, budget in sorted(info.budgets.items()):
-            if budget.remaining is not None:
-                remaining.add_metric([info.account_id, endpoint], budget.remaining)
-            if budget.limit is not None:
-                limit.add_metric([info.account_id, endpoint], budget.limit)
-    yield remaining
-    yield limit
+    yield from _budget_families(snapshot, per_account)
 
     accounts = GaugeMetricFamily(
         "rtq_accounts", "Accounts by state: active, needs_reauth (new credentials needed), "
@@ -154,6 +163,61 @@ def families(snapshot: Snapshot) -> Iterator[Metric]:
     yield from _hold_families(snapshot)
     yield GaugeMetricFamily("rtq_workers_alive", "Workers whose heartbeat has not expired",
                             value=len(snapshot.workers))
+    yield GaugeMetricFamily(
+        "rtq_metrics_per_account", "1 if this scrape carries the per-account series "
+        "(RTQ_METRICS_PER_ACCOUNT, RTQ_METRICS_ACCOUNT_LIMIT), else 0", value=int(per_account))
+
+
+def _waiting_families(snapshot: Snapshot, per_account: bool) -> Iterator[Metric]:
+    """Jobs waiting for a rate window: per (account, endpoint) if asked, and how many
+    accounts wait per endpoint always."""
+    accounts = dict.fromkeys(ENDPOINTS, 0)
+    for (_, endpoint), count in snapshot.waiting.items():
+        if count:
+            accounts[endpoint] = accounts.get(endpoint, 0) + 1
+    by_endpoint = GaugeMetricFamily("rtq_rate_window_waiting_accounts",
+                                    "Accounts with jobs waiting for their rate window",
+                                    labels=["endpoint"])
+    for endpoint, count in sorted(accounts.items()):
+        by_endpoint.add_metric([endpoint], count)
+    yield by_endpoint
+    if not per_account:
+        return
+    waiting = GaugeMetricFamily("rtq_rate_window_waiting_jobs",
+                                "Jobs waiting for the rate window of (account, endpoint)",
+                                labels=["account", "endpoint"])
+    for (account_id, endpoint), count in sorted(snapshot.waiting.items()):
+        waiting.add_metric([account_id, endpoint], count)
+    yield waiting
+
+
+def _budget_families(snapshot: Snapshot, per_account: bool) -> Iterator[Metric]:
+    """Each account's budgets if asked, and how many accounts have none left always."""
+    exhausted = dict.fromkeys(BUDGETS, 0)
+    remaining = GaugeMetricFamily("rtq_budget_remaining",
+                                  "Calls left in the current rate window, as rtq knows it",
+                                  labels=["account", "endpoint"])
+    limit = GaugeMetricFamily("rtq_budget_limit", "Calls allowed per rate window",
+                              labels=["account", "endpoint"])
+    for info in snapshot.accounts:
+        for endpoint, budget in sorted(info.budgets.items()):
+            if budget.remaining is not None and budget.remaining <= 0:
+                exhausted[endpoint] = exhausted.get(endpoint, 0) + 1
+            if not per_account:
+                continue
+            if budget.remaining is not None:
+                remaining.add_metric([info.account_id, endpoint], budget.remaining)
+            if budget.limit is not None:
+                limit.add_metric([info.account_id, endpoint], budget.limit)
+    family = GaugeMetricFamily("rtq_budget_exhausted_accounts",
+                               "Accounts with no call left in the current rate window, as rtq "
+                               "knows it (day: the 24-hour cap)", labels=["endpoint"])
+    for endpoint, count in sorted(exhausted.items()):
+        family.add_metric([endpoint], count)
+    yield family
+    if per_account:
+        yield remaining
+        yield limit
 
 
 def _hold_families(snapshot: Snapshot) -> Iterator[Metric]:
@@ -174,8 +238,8 @@ def _hold_families(snapshot: Snapshot) -> Iterator[Metric]:
         value=BREAKER_STATES.index(snapshot.breaker.state))
 
 
-def registry(reader: StatsReader) -> CollectorRegistry:
+def registry(reader: StatsReader, metrics: MetricsSettings | None = None) -> CollectorRegistry:
     """A registry holding only rtq's collector (no process metrics of the exporter itself)."""
     result = CollectorRegistry(auto_describe=False)
-    result.register(RtqCollector(reader, reader.latency_reader()))
+    result.register(RtqCollector(reader, metrics, reader.latency_reader()))
     return result

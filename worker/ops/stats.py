@@ -19,7 +19,8 @@ reader covers every host and process; nothing here writes.
     dead letters      by reason, and the oldest entry's failure time
     outcomes, calls   the `outcomes` and `call_statuses` hashes (counters since Redis began)
     workers           heartbeat keys (each worker's main process renews its key every 2 s; it
-                      expires 10 s after the worker stops)
+                      expires 10 s after the worker stops), found through the `workers` index
+                      (never a SCAN: a scrape's cost does not grow with the keyspace)
     accounts          state, app, rate limit, budgets and held jobs (AccountStore.list), and
                       how many are in each state (active, needs_reauth, locked, suspended)
     apps              the held apps (the `app_holds` sorted set and each app's hash and held
@@ -47,7 +48,6 @@ from worker.domain.holds import APP_REASONS, AppHold, BreakerStatus, Holds
 from worker.ops.latency import LatencyReader
 
 PARKED_REASONS = ("retry", "rate_window", "reauthorization")
-_SCAN_COUNT = 5000
 _DLQ_BATCH = 500
 
 
@@ -227,13 +227,12 @@ class StatsReader:
         return counts
 
     def _workers(self) -> dict[str, str]:
-        """Alive workers (name -> last heartbeat, ISO) from their expiring heartbeat keys."""
-        prefix = self._keys.worker("")
-        names = [key[len(prefix):] for key in
-                 self._redis.scan_iter(match=prefix + "*", count=_SCAN_COUNT)]
+        """Alive workers (name -> last heartbeat, ISO): the names the `workers` index lists whose
+        expiring heartbeat key is still there (Redis's TTL decides, not the clocks)."""
+        names = self._redis.zrange(self._keys.workers, 0, -1)
         if not names:
             return {}
-        beats = self._redis.mget([prefix + name for name in names])
+        beats = self._redis.mget([self._keys.worker(name) for name in names])
         return {name: beat for name, beat in zip(names, beats, strict=True) if beat is not None}
 
 
