@@ -33,6 +33,7 @@ SCENARIOS = {
     "memory": ("bench.memory", "5: Redis bytes per job; worker RSS over 100,000 jobs"),
     "ratelimit": ("bench.ratelimit", "issue 4: shortened windows, saturated accounts, parking"),
     "profile": ("bench.hotspots", "py-spy profile of a worker on the hot path"),
+    "scrape": ("bench.scrape", "16: one metrics scrape: 10,000 accounts, 100,000 queued, parked"),
 }
 # Run only when named: measures the changes bench/patches/ proposes, not the product.
 EXTRA = {

@@ -19,8 +19,8 @@ from tests.deploy.exported_metrics import known_metrics, metric_names
 PROMETHEUS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 RULES = PROMETHEUS / "rtq-alerts.yml"
 TESTS = PROMETHEUS / "rtq-alerts.test.yml"
-# Where jobs wait, as rtq_oldest_waiting_age_seconds labels them: the queue lanes, and held.
-WAITING = {"fast", "released", "overflow", "held"}
+# Where jobs wait, as rtq_oldest_waiting_age_seconds labels them: the queue lanes, then parked.
+WAITING = {"fast", "released", "overflow", "retry", "scheduled", "rate_window", "held"}
 
 
 def promtool() -> str:

@@ -50,6 +50,16 @@ def enqueue_spread(rtq: Rtq, accounts: list[Account], jobs: int, first_tweet: in
     return rtq.producer.enqueue_many(requests)
 
 
+def waiting_indexes(rtq: Rtq) -> dict[str, int]:
+    """How many jobs each wait index (Keys.age) holds; empty once every job has finished."""
+    keys = Keys(rtq.settings.key_prefix)
+    return {where: rtq.redis.zcard(keys.age(where)) for where in
+            ("retry", "scheduled", "rate_window", "held_account", "held_app")}
+
+
+NO_WAIT = dict.fromkeys(("retry", "scheduled", "rate_window", "held_account", "held_app"), 0)
+
+
 def calls_with_status(rtq: Rtq, status: int) -> int:
     return sum(1 for call in rtq.admin.calls() if call["status"] == status
                and call["action"] in ("retweet", "undo"))
@@ -80,6 +90,7 @@ def test_an_app_out_of_credits_holds_its_jobs_after_a_handful_of_calls(rtq: Rtq)
     (hold,) = holds(rtq).apps()
     assert (hold.app, hold.reason, hold.until, hold.held_jobs) == (
         app, "credits_depleted", None, 1000)
+    assert waiting_indexes(rtq)["held_app"] == 1000
     # and another app's account keeps working
     (other_status,) = rtq.wait_terminal(rtq.producer.enqueue("retweet", other.account_id, "7"))
     assert other_status.state == "succeeded"
@@ -92,6 +103,7 @@ def test_an_app_out_of_credits_holds_its_jobs_after_a_handful_of_calls(rtq: Rtq)
     done = rtq.wait_terminal(*job_ids, timeout=120)
     assert Counter(s.state for s in done) == {"succeeded": 1000}
     assert calls_with_status(rtq, 402) == calls_402
+    assert waiting_indexes(rtq) == NO_WAIT
     assert holds(rtq).apps() == []
 
 
@@ -188,6 +200,7 @@ def test_a_locked_or_suspended_account_holds_its_jobs_until_released(
     done = rtq.wait_terminal(*job_ids, timeout=60)
     assert {s.state for s in done} == {"succeeded"}
     assert rtq.redis.hget(Keys().account_meta(held_account.account_id), "state") == "active"
+    assert waiting_indexes(rtq) == NO_WAIT
 
 
 def test_an_undo_of_a_deleted_tweet_succeeds_and_a_retweet_of_it_is_a_dead_letter(
@@ -254,6 +267,7 @@ def test_an_x_outage_opens_the_shared_breaker_and_no_job_is_lost(
         assert Counter(s.state for s in done) == {"succeeded": 200}
         assert breaker().state == "closed"
         assert d.dead_letters.list() == []
+        assert waiting_indexes(d) == NO_WAIT
         logs = "".join(Path(w.log_path).read_text() for w in deployment.workers)
         assert logs.count("circuit breaker opened") == 1
         assert logs.count("circuit breaker closed") == 1

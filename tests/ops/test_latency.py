@@ -112,3 +112,61 @@ def test_an_overdue_parked_job_shows_how_late_the_mover_is(rtq: Rtq) -> None:
     finally:
         exporter.close()
         rtq.redis.delete(parked)
+
+
+def test_jobs_waiting_for_a_rate_window_or_a_held_account_have_an_age(
+        rtq: Rtq, worker: WorkerProcess) -> None:
+    """X allows 1 call per window and an account has 3 jobs: two wait (parked until X's reset,
+    or for the window); a locked account's job is held; each place reports its oldest job's
+    age, and a place nobody waits in says 0."""
+    exporter = Exporter(rtq.env)
+    try:
+        limited, locked = rtq.add_account(), rtq.add_account()
+        rtq.admin.configure(rate_limit=1, rate_window=900)  # X says so: 1 call per window
+        rtq.admin.add_condition("account_locked", user_id=locked.account_id)
+        for tweet in ("1", "2", "3"):
+            rtq.producer.enqueue("retweet", limited.account_id, tweet)
+        rtq.producer.enqueue("retweet", locked.account_id, "4")
+        keys = Keys()
+        # (a job that calls X after the first learns of the window from X's 429 and is parked
+        # until the reset; one that begins after that waits for the window: which, depends on
+        # which worker process takes which job)
+        wait_for(lambda: rtq.redis.zcard(keys.age("rate_window"))
+                 + rtq.redis.zcard(keys.age("retry")) == 2
+                 and rtq.redis.zcard(keys.age("held_account")) == 1, 20,
+                 "two jobs waiting for X's window and one held")
+        waiting = {w: rtq.redis.zcard(keys.age(w)) for w in ("retry", "rate_window")}
+        samples = wait_for(lambda: (s := exporter.scrape()) and all(
+            (value(s, "rtq_oldest_waiting_age_seconds", waiting=w) or 0) > 0
+            for w in ("held", *(w for w, n in waiting.items() if n))) and s, 10,
+            "the ages of the places jobs wait in to be above 0")
+        for where, count in waiting.items():
+            if not count:
+                assert value(samples, "rtq_oldest_waiting_age_seconds", waiting=where) == 0
+        assert value(samples, "rtq_oldest_waiting_age_seconds", waiting="scheduled") == 0
+    finally:
+        exporter.close()
+
+
+def test_a_wait_index_entry_the_scripts_missed_is_not_trusted(rtq: Rtq) -> None:
+    """The oldest entry of a wait index whose job has finished is skipped: the age is the next
+    job still waiting (under a key prefix no worker serves)."""
+    env = {**rtq.env, "RTQ_KEY_PREFIX": "rtqages"}
+    keys = Keys("rtqages")
+    now_ms = int(time.time() * 1000)
+    rtq.redis.zadd(keys.age("retry"), {"gone": now_ms - 600_000, "waiting": now_ms - 60_000})
+    rtq.redis.hset(keys.job("gone"), "state", "succeeded")
+    rtq.redis.hset(keys.job("waiting"), "state", "deferred")
+    rtq.redis.zadd(keys.age("scheduled"), {"late": now_ms - 120_000, "later": now_ms + 9e6})
+    rtq.redis.hset(keys.job("late"), "state", "queued")
+    exporter = Exporter(env)
+    try:
+        samples = exporter.scrape()
+        retry = value(samples, "rtq_oldest_waiting_age_seconds", waiting="retry")
+        scheduled = value(samples, "rtq_oldest_waiting_age_seconds", waiting="scheduled")
+        assert retry is not None and 59 <= retry < 300
+        assert scheduled is not None and 119 <= scheduled < 300
+    finally:
+        exporter.close()
+        for key in rtq.redis.scan_iter("rtqages:*"):
+            rtq.redis.delete(key)

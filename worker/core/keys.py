@@ -101,6 +101,13 @@ class Keys:
         (expires after two hours)."""
         return f"{self.prefix}:stats:minute:{minute}"
 
+    def age(self, where: str) -> str:
+        """Sorted set job_id -> since when it waits (its enqueue time, ms), one per place a
+        job waits: retry, scheduled, rate_window, held_account, held_app. The scripts add a
+        job when it starts waiting there and remove it when it leaves (ops/latency.py reads
+        the oldest)."""
+        return f"{self.prefix}:age:{where}"
+
     @property
     def latency(self) -> str:
         """Hash "{outcome}:{bucket}" / "{outcome}:sum_ms" -> count / ms: enqueue-to-outcome

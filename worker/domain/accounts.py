@@ -144,7 +144,7 @@ class AccountStore:
             parked_messages=self._keys.parked_messages,
             released_lane=lanes.lane(self._queue_key, lanes.RELEASED),
             job_key_prefix=self._keys.job(""), now_iso=clock.now_iso(),
-            released_priority=lanes.RELEASED))
+            released_priority=lanes.RELEASED, age_key=self._keys.age("held_account")))
         return count(Scripts(self._redis).release_held(keys=call.keys, args=call.args))
 
     def set_rate_limit(self, account_id: str, rate: tuple[int, int] | None) -> None:
@@ -203,6 +203,7 @@ class AccountStore:
         pipe.delete(self._keys.account_meta(account_id), self._keys.held(account_id))
         if held:
             pipe.hdel(self._keys.parked_messages, *held)
+            pipe.zrem(self._keys.age("held_account"), *held)
         removed = pipe.execute()[0]
         return bool(removed)
 

@@ -123,5 +123,6 @@ class Holds:
             app_holds=self._keys.app_holds, parked_messages=self._keys.parked_messages,
             released_lane=lanes.lane(self._queue, lanes.RELEASED), now_ms=clock.ms(moment),
             app_key_prefix=self._keys.app(""), job_key_prefix=self._keys.job(""),
-            now_iso=clock.iso(moment), released_priority=lanes.RELEASED, app=app))
+            now_iso=clock.iso(moment), released_priority=lanes.RELEASED, app=app,
+            age_key=self._keys.age("held_app")))
         return released_apps(Scripts(self._redis).release_app(keys=call.keys, args=call.args))

@@ -110,6 +110,8 @@ class Settler:
         keys = self._keys
         pipe = self._redis.pipeline(transaction=True)
         pipe.zadd(keys.parked, {job.job_id: clock.ms(due)})
+        # (since its first wait began: a busy pair's job waits a second at a time)
+        pipe.zadd(keys.age("retry"), {job.job_id: clock.ms(clock.now())}, nx=True)
         pipe.hset(keys.parked_messages, job.job_id, self.message(job))
         pipe.hset(keys.job(job.job_id), mapping={
             "state": "deferred", "due_at": clock.iso(due), "updated_at": clock.now_iso(),

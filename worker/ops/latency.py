@@ -6,15 +6,20 @@
                                             (worker/domain/lua/tally.lua); raw send_task
                                             messages have no enqueue time of ours and are left
                                             out
-    rtq_oldest_waiting_age_seconds{waiting} age since enqueue of the oldest job waiting in each
+    rtq_oldest_waiting_age_seconds{waiting} age since enqueue of the oldest job waiting: in each
                                             queue lane (fast, released, overflow: each lane is
-                                            FIFO, so it is the one at its head) and of the
-                                            oldest job held for an app (held)
+                                            FIFO, so it is the one at its head), parked for a
+                                            retry, a 429's reset, a busy pair or the breaker
+                                            (retry), for its rate window (rate_window), held
+                                            for its account or app (held); for scheduled jobs,
+                                            how long past its due time the most overdue one is
+                                            (scheduled)
     rtq_parked_overdue_seconds              how long past its due time the most overdue parked
                                             job is (0 when none is): a stalled mover
 
-Cost per scrape: one HGETALL, one LINDEX per lane, one LINDEX per held app, one ZRANGE, and one
-pipeline of record reads; never a SCAN.
+Cost per scrape: one HGETALL, one LINDEX per lane, a ZRANGE of the five oldest of each wait
+index (Keys.age, kept by the scripts), one ZRANGE of the parked set, and one pipeline of at
+most 28 record reads; never a SCAN, and the same whatever the number of jobs or accounts.
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ LATENCY_BOUNDS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
                     120.0, 300.0, 600.0, 1800.0, 3600.0)
 FINISHED = ("succeeded", "dead", "skipped", "superseded")
 LANES = {"fast": lanes.FAST, "released": lanes.RELEASED, "overflow": lanes.OVERFLOW}
+# Where parked jobs wait (Keys.age): each index's oldest few are read, the first still waiting
+# counts. `scheduled` is scored by due time (a job scheduled for later is not late).
+PLACES = ("retry", "scheduled", "rate_window", "held_account", "held_app")
+WAITING_STATES = ("queued", "deferred")
+SAMPLE = 5
 
 
 @dataclass(frozen=True)
@@ -59,30 +69,35 @@ class LatencyReader:
         pipe.hgetall(keys.latency)
         for priority in LANES.values():
             pipe.lindex(lanes.lane(self._queue_key, priority), -1)
-        pipe.zrange(keys.app_holds, 0, -1)
+        for where in PLACES:
+            pipe.zrange(keys.age(where), 0, SAMPLE - 1, withscores=True)
         pipe.zrange(keys.parked, 0, 0, withscores=True)
-        counts, *heads, held_apps, first_due = pipe.execute()
-        pipe = self._redis.pipeline(transaction=False)
-        for app in held_apps:
-            pipe.lindex(keys.app_held(app), 0)
-        held_heads = pipe.execute() if held_apps else []
+        counts, *rest = pipe.execute()
+        heads, places, first_due = rest[:len(LANES)], rest[len(LANES):-1], rest[-1]
         job_ids = {name: _job_id(head) for name, head in zip(LANES, heads, strict=True)}
-        held_ids = [job_id for job_id in held_heads if job_id]
-        created = self._created_ms([*filter(None, job_ids.values()), *held_ids])
-        oldest = {name: _age(created.get(job_id or ""), moment) for name, job_id in job_ids.items()}
-        oldest["held"] = max((_age(created.get(job_id), moment) for job_id in held_ids),
-                             default=0.0)
+        sampled = {where: entries for where, entries in zip(PLACES, places, strict=True)}
+        records = self._records([*filter(None, job_ids.values()),
+                                 *(job_id for entries in places for job_id, _ in entries)])
+        oldest = {name: _age(records.get(job_id or "", (None, None))[1], moment)
+                  for name, job_id in job_ids.items()}
+        for where, entries in sampled.items():
+            # The first entry still waiting (an entry the scripts missed is skipped, not trusted)
+            since = next((score for job_id, score in entries
+                          if records.get(job_id, (None, None))[0] in WAITING_STATES), None)
+            oldest[where] = max(0.0, moment - since / 1000) if since is not None else 0.0
+        oldest["held"] = max(oldest.pop("held_account"), oldest.pop("held_app"))
         overdue = max(0.0, moment - first_due[0][1] / 1000) if first_due else 0.0
         return Latency(_histograms(counts), oldest, overdue)
 
-    def _created_ms(self, job_ids: list[str]) -> dict[str, int]:
+    def _records(self, job_ids: list[str]) -> dict[str, tuple[str | None, int | None]]:
+        """job id -> (state, created_at_ms) of each record."""
         if not job_ids:
             return {}
         pipe = self._redis.pipeline(transaction=False)
         for job_id in job_ids:
-            pipe.hget(self._keys.job(job_id), "created_at_ms")
-        return {job_id: int(value) for job_id, value in zip(job_ids, pipe.execute(), strict=True)
-                if value and value.isdigit()}
+            pipe.hmget(self._keys.job(job_id), "state", "created_at_ms")
+        return {job_id: (state, int(created) if created and created.isdigit() else None)
+                for job_id, (state, created) in zip(job_ids, pipe.execute(), strict=True)}
 
 
 def _job_id(message: str | None) -> str | None:
@@ -123,7 +138,9 @@ def latency_families(latency: Latency) -> Iterator[Metric]:
     yield histogram
     oldest = GaugeMetricFamily(
         "rtq_oldest_waiting_age_seconds", "Age since enqueue of the oldest job waiting: in each "
-        "queue lane (fast, released, overflow) and held for an app (held); 0 when none",
+        "queue lane (fast, released, overflow), parked for a retry (retry), for a rate window "
+        "(rate_window), held (held); scheduled: how late the most overdue scheduled job is; "
+        "0 when none",
         labels=["waiting"])
     for name, age in latency.oldest.items():
         oldest.add_metric([name], age)

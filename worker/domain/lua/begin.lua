@@ -62,6 +62,7 @@
 --  20 breaker_probes    calls let through while half-open
 --  21 breaker_cooldown_ms
 --  22 jitter_ms         spread for jobs the breaker parks (0-1000, per delivery)
+--  23 age_prefix        ("rtq:age:"): since when each waiting job waits, by where
 -- KEYS[9] is the 24-hour budget of the default app (RTQ_CONSUMER_KEY); an account with its own
 -- app keys has that app's id in its meta hash, and its budget key is built from it.
 local job = KEYS[1]
@@ -129,8 +130,10 @@ end
 local meta = redis.call('HMGET', KEYS[6], 'state', 'rate_limit', 'rate_window', 'app')
 local now = tonumber(ARGV[11])
 -- A held job waits in a list (its message kept) until a release publishes it again.
-local function hold_in(list, detail)
+local since = tonumber(record[11]) or tonumber(ARGV[11])
+local function hold_in(list, detail, where)
   redis.call('RPUSH', list, ARGV[1])
+  redis.call('ZADD', ARGV[23] .. where, since, ARGV[1])
   redis.call('HSET', KEYS[12], ARGV[1], ARGV[14])
   redis.call('HSET', job, 'state', 'deferred', 'updated_at', ARGV[5], 'detail', detail)
   redis.call('HDEL', job, 'deliveries', 'due_at')
@@ -144,7 +147,7 @@ local held_why = {
     .. ' once X has reinstated it)',
 }
 if meta[1] and held_why[meta[1]] then
-  hold_in(KEYS[13], held_why[meta[1]])
+  hold_in(KEYS[13], held_why[meta[1]], 'held_account')
   return {'held', meta[1]}
 end
 -- The app the account calls X as: its own, or the deployment's.
@@ -153,7 +156,7 @@ if not app or app == 'default' then app = ARGV[17] end
 local app_hold = redis.call('HMGET', ARGV[18] .. app, 'state', 'until_ms', 'reason')
 if app_hold[1] == 'held' and not (tonumber(app_hold[2]) and now >= tonumber(app_hold[2])) then
   hold_in(ARGV[18] .. app .. ':held', 'held: app ' .. app .. ' ' .. (app_hold[3] or 'held')
-    .. ' (rtq apps release ' .. app .. ')')
+    .. ' (rtq apps release ' .. app .. ')', 'held_app')
   return {'app_held', app, app_hold[3] or 'held'}
 end
 -- Rate budgets: the (account, endpoint) window, and the 24-hour ones when X has announced them.
@@ -187,6 +190,7 @@ for i, key in ipairs({KEYS[8], app_key}) do
 end
 if wait_until ~= nil then
   redis.call('ZADD', KEYS[10], tonumber(seq or '0'), ARGV[1])
+  redis.call('ZADD', ARGV[23] .. 'rate_window', since, ARGV[1])
   redis.call('HSET', KEYS[12], ARGV[1], ARGV[14])
   redis.call('ZADD', KEYS[11], 'LT', wait_until, ARGV[15])
   -- Its turn comes after the jobs ahead of it: one window per `limit` of them.
@@ -203,6 +207,7 @@ if ARGV[19] == '1' then
   local breaker = redis.call('HMGET', KEYS[16], 'state', 'until_ms', 'probes')
   local function pause(due, detail)
     redis.call('ZADD', KEYS[17], due, ARGV[1])
+    redis.call('ZADD', ARGV[23] .. 'retry', since, ARGV[1])
     redis.call('HSET', KEYS[12], ARGV[1], ARGV[14])
     redis.call('HSET', job, 'state', 'deferred', 'updated_at', ARGV[5], 'due_at_ms', due,
       'detail', detail)

@@ -147,6 +147,7 @@ local function route(account, action, job_id, job, seq, message)
     local at = now
     if reset ~= nil and reset > now then at = reset end
     redis.call('ZADD', waiting_key, seq, job_id)
+    redis.call('ZADD', prefix .. 'age:rate_window', now_ms, job_id)
     waiting_counts[waiting_key] = waiting + 1
     redis.call('HSET', parked_msg, job_id, message)
     redis.call('ZADD', groups, 'LT', at, account .. ':' .. action)
@@ -197,6 +198,7 @@ local function enqueue_one(base)
       redis.call('ZREM', scheduled_key, scheduled)
       if redis.call('ZREM', parked, scheduled) == 1 then
         redis.call('HDEL', parked_msg, scheduled)
+        redis.call('ZREM', prefix .. 'age:scheduled', scheduled)
         supersede(scheduled, job_id)
       end
     end
@@ -209,6 +211,7 @@ local function enqueue_one(base)
   redis.call('EXPIRE', job, ttl)
   if due ~= '' then
     redis.call('ZADD', parked, due, job_id)
+    redis.call('ZADD', prefix .. 'age:scheduled', due, job_id)
     parked_any = true
     redis.call('HSET', parked_msg, job_id, message)
     redis.call('ZADD', scheduled_key, due, job_id)
@@ -234,6 +237,9 @@ local function enqueue_one(base)
     end
     if (redis.call('ZREM', parked, previous_id) + waiting_removed) >= 1 then
       redis.call('HDEL', parked_msg, previous_id)
+      redis.call('ZREM', prefix .. 'age:scheduled', previous_id)
+      redis.call('ZREM', prefix .. 'age:retry', previous_id)
+      redis.call('ZREM', prefix .. 'age:rate_window', previous_id)
       supersede(previous_id, job_id)
     end
   end

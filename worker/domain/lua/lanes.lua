@@ -20,14 +20,15 @@ end
 
 -- Publish a held list's jobs, in the order they were held, to `lane` (a released lane: a whole
 -- account's or app's backlog must not stand in front of other accounts' fresh jobs); their
--- records go back to `queued`. Returns how many were published.
-local function publish_held(list, parked_messages, lane, priority, job_prefix, now_iso)
+-- records go back to `queued`, and they leave the `age` index. Returns how many were published.
+local function publish_held(list, parked_messages, lane, priority, job_prefix, now_iso, age)
   local released = 0
   while true do
     local job_id = redis.call('LPOP', list)
     if not job_id then break end
     local message = redis.call('HGET', parked_messages, job_id)
     redis.call('HDEL', parked_messages, job_id)
+    redis.call('ZREM', age, job_id)
     if message then
       -- kombu restores an unacked message to the list its priority names: say this one.
       redis.call('LPUSH', lane, with_priority(message, priority))

@@ -26,6 +26,8 @@ for _, job_id in ipairs(due) do
   local message = redis.call('HGET', KEYS[2], job_id)
   redis.call('ZREM', KEYS[1], job_id)
   redis.call('HDEL', KEYS[2], job_id)
+  redis.call('ZREM', ARGV[5] .. 'age:retry', job_id)
+  redis.call('ZREM', ARGV[5] .. 'age:scheduled', job_id)
   local job = ARGV[3] .. job_id
   local publish = message ~= nil and message ~= false
   if publish and redis.call('HGET', job, 'scheduled') == '1' then

@@ -36,6 +36,7 @@ for _, group in ipairs(groups) do
     local jobs = redis.call('ZPOPMIN', waiting, left)
     for i = 1, #jobs, 2 do
       local job_id = jobs[i]
+      redis.call('ZREM', ARGV[3] .. 'age:rate_window', job_id)
       local message = redis.call('HGET', KEYS[2], job_id)
       redis.call('HDEL', KEYS[2], job_id)
       if message then

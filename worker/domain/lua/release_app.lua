@@ -15,6 +15,7 @@
 --   4 now_iso
 --   5 released_priority the released lane's kombu priority
 --   6 app               the app to release, or '' for those whose hold has ended
+--   7 age_key           the held apps' wait index ("rtq:age:held_app")
 local apps
 if ARGV[6] ~= '' then
   apps = {ARGV[6]}
@@ -28,7 +29,7 @@ for _, app in ipairs(apps) do
   redis.call('DEL', key)
   redis.call('ZREM', KEYS[1], app)
   result[1] = result[1] + publish_held(key .. ':held', KEYS[2], KEYS[3], ARGV[5], ARGV[3],
-    ARGV[4])
+    ARGV[4], ARGV[7])
   if was_held then result[#result + 1] = app end
 end
 return result

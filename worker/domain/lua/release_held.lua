@@ -12,5 +12,6 @@
 --   1 job_key_prefix
 --   2 now_iso
 --   3 released_priority the released lane's kombu priority
+--   4 age_key           the held accounts' wait index ("rtq:age:held_account")
 redis.call('HSET', KEYS[1], 'state', 'active')
-return publish_held(KEYS[2], KEYS[3], KEYS[4], ARGV[3], ARGV[1], ARGV[2])
+return publish_held(KEYS[2], KEYS[3], KEYS[4], ARGV[3], ARGV[1], ARGV[2], ARGV[4])

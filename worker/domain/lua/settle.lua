@@ -74,7 +74,13 @@
 --  43 breaker_min_calls   in this window and the one before
 --  44 breaker_window_ms
 --  45 breaker_cooldown_ms
+--  46 age_prefix          ("rtq:age:"): since when each waiting job waits, by where
 local job = KEYS[1]
+-- Since when a job that waits from here on has waited (its enqueue time; now for a raw one).
+local function waits(where)
+  local since = tonumber(redis.call('HGET', job, 'created_at_ms')) or tonumber(ARGV[15])
+  redis.call('ZADD', ARGV[46] .. where, since, ARGV[1])
+end
 if ARGV[21] == '1' then
   observe_rates({KEYS[10], KEYS[11], KEYS[12], KEYS[13]},
     {ARGV[22], ARGV[23], ARGV[24], ARGV[25], ARGV[26], ARGV[27], ARGV[28], ARGV[29], ARGV[30]},
@@ -84,6 +90,7 @@ if ARGV[34] == '1' then
   redis.call('HSET', KEYS[14], 'state', 'needs_reauth')
 end
 if ARGV[35] == '1' then
+  waits('held_account')
   redis.call('RPUSH', KEYS[15], ARGV[1])
   redis.call('HSET', KEYS[5], ARGV[1], ARGV[12])
 end
@@ -107,6 +114,7 @@ if redis.call('GET', KEYS[2]) == ARGV[19] then
 end
 if ARGV[10] ~= '' then
   redis.call('ZADD', KEYS[4], ARGV[10], ARGV[1])
+  waits('retry')
   redis.call('HSET', KEYS[5], ARGV[1], ARGV[12])
   redis.call('HSET', job, 'due_at', ARGV[11])
   redis.call('HDEL', job, 'deliveries')
@@ -129,6 +137,7 @@ if ARGV[36] ~= '' then
     events[#events + 1] = 'app_held'
   end
   redis.call('RPUSH', app .. ':held', ARGV[1])
+  waits('held_app')
   redis.call('HSET', KEYS[5], ARGV[1], ARGV[12])
 end
 if ARGV[40] ~= '' and redis.call('HGET', KEYS[14], 'state') ~= ARGV[40] then

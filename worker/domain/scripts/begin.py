@@ -60,6 +60,7 @@ class BeginInput:
     breaker_probes: int
     breaker_cooldown_ms: int
     jitter_ms: int
+    age_prefix: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ def begin_call(context: BeginContext, job: Job, *, token: str, now_iso: str, now
         default_app=context.default_app, app_key_prefix=keys.app(""),
         breaker_enabled=context.breaker.enabled, breaker_probes=context.breaker.probes,
         breaker_cooldown_ms=context.breaker.cooldown * 1000, jitter_ms=jitter_ms,
+        age_prefix=keys.age(""),
     ))
 
 

@@ -119,6 +119,7 @@ class ReleaseHeldInput:
     job_key_prefix: str
     now_iso: str
     released_priority: int
+    age_key: str
 
 
 @dataclass(slots=True)
@@ -132,6 +133,7 @@ class ReleaseAppInput:
     now_iso: str
     released_priority: int
     app: str | None
+    age_key: str
 
 
 def released_apps(reply: object) -> tuple[int, tuple[str, ...]]:

@@ -93,6 +93,7 @@ class SettleInput:
     breaker_min_calls: int
     breaker_window_ms: int
     breaker_cooldown_ms: int
+    age_prefix: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +138,7 @@ class SettleContext:
             "known_ttl": known_ttl, "job_ttl": job_ttl, "rate_window": rate_window,
             "breaker_threshold": repr(breaker.threshold),
             "breaker_min_calls": breaker.min_calls, "breaker_window_ms": breaker.window * 1000,
-            "breaker_cooldown_ms": breaker.cooldown * 1000,
+            "breaker_cooldown_ms": breaker.cooldown * 1000, "age_prefix": keys.age(""),
         }
 
 
