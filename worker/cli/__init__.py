@@ -12,6 +12,7 @@ help: Click needs the command objects for that, so it imports them all.
     apps.py       apps list/release: the X apps X refuses as a whole
     dlq.py        dead letters: list, show, replay, purge, export
     ops.py        stats, metrics, flower
+    pause.py      pause and resume (everything, an account, a tweet)
     api.py        the HTTP producer (`rtq api`)
     web.py        the web console (`rtq web`)
 """
@@ -38,6 +39,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "fake-x": "fake_x.cli:fake_x_command",
     "flower": "worker.cli.ops:flower",
     "metrics": "worker.cli.ops:metrics",
+    "pause": "worker.cli.pause:pause",
+    "resume": "worker.cli.pause:resume",
     "retweet": "worker.cli.jobs:retweet",
     "stats": "worker.cli.ops:stats",
     "status": "worker.cli.jobs:status",
