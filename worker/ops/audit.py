@@ -4,7 +4,7 @@
 Every surface that acts (the CLI, `rtq web`, `rtq api`) calls `record` once, after the action
 succeeded; an action that fails records nothing. An entry names who (`actor`), what
 (`action`, `target`), how many jobs (`jobs`, when known) and short `details`; never a secret:
-details under secret-looking names are dropped and text is scrubbed before it is written.
+details under secret-looking names are filtered and text is scrubbed before it is written.
 """
 
 from __future__ import annotations
