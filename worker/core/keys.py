@@ -176,3 +176,9 @@ class Keys:
     def breaker_window(self, index: int) -> str:
         """Hash {calls, failures}: calls to X in one breaker window (expires after two)."""
         return f"{self.prefix}:breaker:w:{index}"
+
+    @property
+    def audit(self) -> str:
+        """Stream of operator actions (at, action, actor, target, jobs, details), capped at
+        about AUDIT_MAX entries (ops/audit.py)."""
+        return f"{self.prefix}:audit"
