@@ -43,6 +43,9 @@ def test_pausing_everything_holds_every_job_until_resume(rtq: Rtq) -> None:
     finished = rtq.wait_terminal(*job_ids, timeout=60)
     assert Counter(s.state for s in finished) == {"succeeded": 40}
     assert len(rtq.x_calls()) == 40
+    audit = [entry["action"] + " " + entry["target"] + " " + entry.get("jobs", "")
+             for _, entry in reversed(rtq.redis.xrange(Keys().audit))]
+    assert audit[:2] == ["resume all 40", "pause all "]
     assert rtq.redis.zcard(Keys().age("paused")) == 0 and Pauses(rtq.redis, Keys()).list() == []
 
 

@@ -53,6 +53,8 @@ def pause(ctx: Context, account_id: str | None, tweet_id: str | None, show: bool
         return
     scope = _scope(account_id, tweet_id)
     started = pauses.pause(scope)
+    if started:
+        ctx.audit("pause", scope)
     click.echo(f"paused: {scope}" if started else f"{scope} was paused already")
 
 
@@ -67,4 +69,5 @@ def resume(ctx: Context, account_id: str | None, tweet_id: str | None) -> None:
     released = Pauses(ctx.redis, ctx.keys).resume(scope)
     if released is None:
         fail(f"{scope} is not paused (`rtq pause --list` shows the pauses)")
+    ctx.audit("resume", scope, released)
     click.echo(f"resumed: {scope}, {released} held job(s) back in the queue")
