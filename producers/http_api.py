@@ -11,7 +11,8 @@
 Every route but /healthz and /openapi.json needs `Authorization: Bearer <token>`, a token from
 RTQ_API_TOKENS (compared in constant time: worker/core/logins.py). A read-only token (`ro:`)
 gets 403 on the routes that write (POST). Errors are RFC 7807 problem details naming the
-field. Redis calls run in a thread so the event loop keeps serving.
+field. Redis calls run in a thread so the event loop keeps serving. A replay is recorded in
+the audit trail (worker/ops/audit.py) as `api:<token label>`.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ from worker.core.logins import find, parse_tokens
 from worker.core.settings import Settings
 from worker.domain.dlq import DeadLetters, Filter, parse_since
 from worker.domain.jobs import JobStore
+from worker.ops import audit
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JOBS_PER_REQUEST = 1000
 PROBLEM = "application/problem+json"
 _STATE = web.AppKey("state", dict)
+_LOGIN = "rtq.login"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -63,6 +66,7 @@ def create_app(settings: Settings, client: redis.Redis, tokens: tuple[str, ...])
         "dead_letters": DeadLetters(client, keys, max_entries=settings.dlq_max,
                                     ttl=settings.dlq_ttl),
         "redis": client,
+        "keys": keys,
     }
     app.router.add_post("/v1/jobs", post_jobs)
     app.router.add_get("/v1/jobs/{job_id}", get_job)
@@ -104,6 +108,7 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = problem(401, "Unauthorized", "a valid bearer token is required")
         response.headers["WWW-Authenticate"] = 'Bearer realm="rtq"'
         return response
+    request[_LOGIN] = login
     # Every route that changes something is a POST; a read-only token may read all the rest.
     if login.read_only and request.method not in ("GET", "HEAD", "OPTIONS"):
         return problem(403, "Forbidden", "this token is read-only (ro:); "
@@ -195,6 +200,10 @@ async def post_replay(request: web.Request) -> web.Response:
     except InvalidJob as exc:
         return problem(409, "Not Replayed", str(exc),
                        errors=[{"field": _field(exc), "reason": exc.reason}])
+    login = request.get(_LOGIN)
+    await asyncio.to_thread(audit.record, state["redis"], state["keys"], "dlq.replay",
+                            actor=f"api:{login.label}" if login else "api", target=entry_id,
+                            jobs=1, job_id=done.job_id, force=force or None)
     return web.json_response({"entry_id": entry_id, "job_id": done.job_id}, status=202)
 
 

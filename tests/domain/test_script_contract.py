@@ -30,6 +30,7 @@ INPUTS: dict[str, tuple[type, type | None]] = {
     "release": (queueing.ReleaseInput, None),
     "release_held": (queueing.ReleaseHeldInput, None),
     "release_app": (queueing.ReleaseAppInput, None),
+    "resume": (queueing.ResumeInput, None),
     "trim_dlq": (queueing.TrimInput, None),
 }
 # Function libraries put in front of scripts: no KEYS/ARGV of their own.

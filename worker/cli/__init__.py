@@ -11,7 +11,9 @@ help: Click needs the command objects for that, so it imports them all.
                   (PKCE)
     apps.py       apps list/release: the X apps X refuses as a whole
     dlq.py        dead letters: list, show, replay, purge, export
+    audit.py      the audit trail of operator actions (`rtq audit`)
     ops.py        stats, metrics, flower
+    pause.py      pause and resume (everything, an account, a tweet)
     api.py        the HTTP producer (`rtq api`)
     web.py        the web console (`rtq web`)
 """
@@ -33,11 +35,14 @@ LAZY_COMMANDS: dict[str, str] = {
     "accounts": "worker.cli.accounts:accounts_group",
     "api": "worker.cli.api:api_command",
     "apps": "worker.cli.apps:apps_group",
+    "audit": "worker.cli.audit:audit_command",
     "dlq": "worker.cli.dlq:dlq_group",
     "enqueue": "worker.cli.jobs:enqueue",
     "fake-x": "fake_x.cli:fake_x_command",
     "flower": "worker.cli.ops:flower",
     "metrics": "worker.cli.ops:metrics",
+    "pause": "worker.cli.pause:pause",
+    "resume": "worker.cli.pause:resume",
     "retweet": "worker.cli.jobs:retweet",
     "stats": "worker.cli.ops:stats",
     "status": "worker.cli.jobs:status",

@@ -43,6 +43,7 @@ def add(ctx: Context, source: TextIO | None) -> None:
             from None
     credentials = parse_credentials(payload)
     account_id = ctx.accounts(need_key=True).add(credentials)
+    ctx.audit("accounts.add", account_id)
     if credentials.consumer_key is None and ctx.settings.consumer_key is None:
         click.echo("warning: no consumer_key given and RTQ_CONSUMER_KEY is not set here; "
                    "workers need RTQ_CONSUMER_KEY/RTQ_CONSUMER_SECRET for this account", err=True)
@@ -110,6 +111,7 @@ def limit(ctx: Context, account_id: str, rate: str | None, use_default: bool) ->
         except ValueError as exc:
             fail(f"rate: {exc}", code=2)
     store.set_rate_limit(account_id, parsed)
+    ctx.audit("accounts.limit", account_id, limit=rate or "default")
     click.echo(f"account {account_id}: "
                f"{rate if rate else 'RTQ_RATE_LIMIT'} per endpoint", err=True)
 
@@ -125,6 +127,7 @@ def release(ctx: Context, account_id: str) -> None:
     released = ctx.accounts().release(account_id)
     if released is None:
         fail(f"account_id: unknown account {account_id}")
+    ctx.audit("accounts.release", account_id, released)
     click.echo(f"account {account_id}: active, {released} held job(s) back in the queue")
 
 
@@ -136,6 +139,7 @@ def remove(ctx: Context, account_id: str) -> None:
     """Remove an account and its credentials."""
     if not ctx.accounts().remove(account_id):
         fail(f"account_id: unknown account {account_id}")
+    ctx.audit("accounts.remove", account_id)
     click.echo(f"removed account {account_id}", err=True)
 
 
@@ -145,6 +149,7 @@ def remove(ctx: Context, account_id: str) -> None:
 def rotate_keys(ctx: Context) -> None:
     """Re-encrypt every account with the first key of RTQ_SECRET_KEY."""
     count = ctx.accounts(need_key=True).rotate()
+    ctx.audit("accounts.rotate-keys", "accounts", accounts=count)
     click.echo(f"re-encrypted {count} account(s) with the first key", err=True)
 
 

@@ -23,11 +23,13 @@ def api_command(ctx: Context, host: str, port: int) -> None:
 
     from producers.http_api import create_app
     from worker.core.logins import TOKENS_VARIABLE
+    from worker.core.observability import setup_audit_log
 
     tokens = tuple(t.strip() for t in os.environ.get(TOKENS_VARIABLE, "").split(",")
                    if t.strip())
     if not tokens:
         fail("RTQ_API_TOKENS: set at least one bearer token (comma-separated) to serve the API")
     app = create_app(ctx.settings, ctx.redis, tokens)
+    setup_audit_log(ctx.settings)  # the audit lines of operator actions, on stderr
     click.echo(f"rtq api listening on http://{host}:{port}", err=True)
     web.run_app(app, host=host, port=port, print=None, access_log=None)

@@ -50,4 +50,5 @@ def release(ctx: Context, app: str) -> None:
     released, was_held = ctx.holds.release_app(wanted)
     if not was_held and not released:
         fail(f"app: app {wanted} is not held (`rtq apps list` shows the held apps)")
+    ctx.audit("apps.release", wanted, released)
     click.echo(f"app {wanted}: released, {released} held job(s) back in the queue")

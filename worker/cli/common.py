@@ -75,10 +75,30 @@ class Context:
         """The app id of accounts without keys of their own (RTQ_CONSUMER_KEY's)."""
         return default_app_id(self.settings.consumer_key)
 
+    def audit(self, action: str, target: str, jobs: int | None = None, **details: Any) -> None:
+        """Record one operator action of this command (worker/ops/audit.py), as cli:<user>."""
+        from worker.core.observability import setup_audit_log
+        from worker.ops.audit import record
+
+        setup_audit_log(self.settings)
+        record(self.redis, self.keys, action, actor=f"cli:{os_user()}", target=target,
+               jobs=jobs, **details)
+
     @cached_property
     def dead_letters(self) -> DeadLetters:
         return DeadLetters(self.redis, self.keys, max_entries=self.settings.dlq_max,
                            ttl=self.settings.dlq_ttl)
+
+
+def os_user() -> str:
+    """Who runs this command: the login name, or the uid when it has none."""
+    import getpass
+    import os
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)

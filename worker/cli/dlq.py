@@ -25,6 +25,7 @@ from worker.cli.common import (
 )
 from worker.core.ids import InvalidId, parse_account_id
 from worker.domain.dlq import REASONS, DeadLetter, Filter, parse_since
+from worker.ops.audit import describe_filter, describe_ids
 
 
 def filters(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -146,6 +147,7 @@ def replay(ctx: Context, entry_ids: tuple[str, ...], replay_all: bool, reason: s
     else:
         entries = bulk_selection(ctx.dead_letters, where, limit)
     next_at = time.monotonic()
+    replayed = 0
     with progress(len(entries), "replaying", len(entries) > 100) as advance:
         for entry in entries:
             if interval:
@@ -158,7 +160,13 @@ def replay(ctx: Context, entry_ids: tuple[str, ...], replay_all: bool, reason: s
                 failures += 1
             else:
                 click.echo(done.job_id)
+                replayed += 1
             advance(1)
+    if replayed or not failures:
+        target = (describe_ids(entry_ids) if entry_ids else
+                  describe_filter(reason=reason, account=account_id, since=since, limit=limit))
+        ctx.audit("dlq.replay", target, replayed, refused=failures or None,
+                  force=force or None)
     if failures:
         fail(f"{failures} entr{'y' if failures == 1 else 'ies'} not replayed")
 
@@ -178,6 +186,8 @@ def purge(ctx: Context, yes: bool, reason: str | None, account_id: str | None,
         count = ctx.dead_letters.count_matching(where, limit)
         click.confirm(f"Delete {count} dead letters?", abort=True, err=True)
     removed = ctx.dead_letters.purge_matching(where, limit)
+    ctx.audit("dlq.purge", describe_filter(reason=reason, account=account_id, since=since,
+                                           limit=limit), removed)
     click.echo(f"purged {removed} dead letter(s)", err=True)
 
 

@@ -25,10 +25,12 @@ def web_command(ctx: Context, host: str, port: int, secure_cookies: bool) -> Non
     # Imported here: aiohttp takes a noticeable share of every other command's start-up.
     from aiohttp import web
 
+    from worker.core.observability import setup_audit_log
     from worker.web.app import create_app
     from worker.web.auth import Authenticator
 
     auth = Authenticator.from_env(os.environ, secure_cookies=secure_cookies)
     app = create_app(ctx.settings, ctx.redis, auth)
+    setup_audit_log(ctx.settings)  # the audit lines of operator actions, on stderr
     click.echo(f"rtq web listening on http://{host}:{port}", err=True)
     web.run_app(app, host=host, port=port, print=None, access_log=None)

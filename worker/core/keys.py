@@ -101,6 +101,20 @@ class Keys:
         (expires after two hours)."""
         return f"{self.prefix}:stats:minute:{minute}"
 
+    def pause(self, scope: str) -> str:
+        """String (since when, ISO): an operator's pause of `scope`: "all", "account:{id}" or
+        "tweet:{id}" (rtq pause); absent when not paused."""
+        return f"{self.prefix}:pause:{scope}"
+
+    def paused(self, scope: str) -> str:
+        """List: the jobs a pause holds, in the order they were delivered."""
+        return f"{self.prefix}:paused:{scope}"
+
+    @property
+    def pauses(self) -> str:
+        """Set: the scopes paused now (for rtq stats and rtq pause --list)."""
+        return f"{self.prefix}:pauses"
+
     def age(self, where: str) -> str:
         """Sorted set job_id -> since when it waits (its enqueue time, ms), one per place a
         job waits: retry, scheduled, rate_window, held_account, held_app. The scripts add a
@@ -162,3 +176,9 @@ class Keys:
     def breaker_window(self, index: int) -> str:
         """Hash {calls, failures}: calls to X in one breaker window (expires after two)."""
         return f"{self.prefix}:breaker:w:{index}"
+
+    @property
+    def audit(self) -> str:
+        """Stream of operator actions (at, action, actor, target, jobs, details), capped at
+        about AUDIT_MAX entries (ops/audit.py)."""
+        return f"{self.prefix}:audit"

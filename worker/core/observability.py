@@ -4,8 +4,9 @@ Logs: RTQ_LOG_FORMAT=json makes every line of a worker's output one JSON object,
 lines included (`setup_logging` formats every handler Celery installs;
 `worker.celery_adapter.worker_output` silences what Celery prints outside logging). Job lines
 carry `job_id`, `account_id`, `tweet_id`, `action`, `outcome`, `attempt`, `reason` and
-`duration_ms` as fields. Text lines are scrubbed too. urllib3/oauthlib, which log request
-headers at DEBUG, are held at WARNING.
+`duration_ms` as fields; operator actions' lines (`rtq.audit`, `setup_audit_log`) `action`,
+`at`, `actor`, `target`, `jobs` and `details`. Text lines are scrubbed too. urllib3/oauthlib,
+which log request headers at DEBUG, are held at WARNING.
 
 Sentry (SENTRY_DSN): the Celery integration (added by the adapter), one event per dead-lettered
 job (`report_dead_letter`, never one per retry: retries are not exceptions), `before_send`
@@ -27,6 +28,8 @@ from worker.core.settings import Settings
 
 _JOB_FIELDS = ("job_id", "account_id", "tweet_id", "action", "outcome", "attempt", "reason",
                "duration_ms")
+# The fields of an operator action's line (worker/ops/audit.py), besides `action`.
+_AUDIT_FIELDS = ("at", "actor", "target", "jobs", "details")
 # Anything shaped like a credential: OAuth header parameters, Fernet tokens, key=value secrets.
 # Each pattern keeps its first group (the name) and drops the value.
 _SECRET_PATTERNS = [
@@ -66,7 +69,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": scrub_text(record.getMessage()),
         }
-        for name in _JOB_FIELDS:
+        for name in (*_JOB_FIELDS, *_AUDIT_FIELDS):
             if hasattr(record, name):
                 document[name] = getattr(record, name)
         if record.exc_info:
@@ -103,6 +106,21 @@ def setup_logging(settings: Settings, logger: logging.Logger) -> None:
     # urllib3 and oauthlib log request details (headers, signatures) at DEBUG.
     for noisy in ("urllib3", "oauthlib", "requests_oauthlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def setup_audit_log(settings: Settings) -> None:
+    """Send the `rtq.audit` lines of operator actions to stderr (the CLI, `rtq api`,
+    `rtq web`): a JSON object each with RTQ_LOG_FORMAT=json, scrubbed text otherwise."""
+    remember_secrets(settings)
+    logger = logging.getLogger("rtq.audit")
+    logger.setLevel(logging.INFO)
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json"
+                         else ScrubbingFormatter(logging.Formatter("%(message)s")))
+    logger.addHandler(handler)
+    logger.propagate = False
 
 
 def remember_secrets(settings: Settings) -> None:

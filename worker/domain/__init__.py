@@ -12,6 +12,7 @@
     lanes.py          the queue's fair lanes (fast, released, overflow)
     parking.py        the due-time store and the mover: retries, rate windows, scheduled jobs
     holds.py          held apps (credits, usage caps, permissions) and the circuit breaker
+    pauses.py         an operator's pauses: everything, an account, a tweet (rtq pause)
     jobs.py           job records and their states
     dlq.py            dead letters: add, list, show, replay, purge, caps
 """

@@ -50,6 +50,7 @@ from worker.domain.scripts.begin import (
     Held,
     Mismatch,
     Paused,
+    PausedByOperator,
     Poison,
     Skipped,
     Superseded,
@@ -150,6 +151,8 @@ class JobService:
                 return Outcome.DEFERRED, 0, f"held: app {app} {reason}"
             case Paused():
                 return Outcome.DEFERRED, 0, "paused: the circuit breaker holds calls to X back"
+            case PausedByOperator(scope):
+                return Outcome.DEFERRED, 0, f"paused: {scope} (rtq resume)"
             case Mismatch():
                 # Leave the other job's record alone: only this message is bad.
                 self._settler.malformed(job.action, job.job_id, job.as_kwargs(),

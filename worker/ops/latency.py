@@ -43,7 +43,7 @@ FINISHED = ("succeeded", "dead", "skipped", "superseded")
 LANES = {"fast": lanes.FAST, "released": lanes.RELEASED, "overflow": lanes.OVERFLOW}
 # Where parked jobs wait (Keys.age): each index's oldest few are read, the first still waiting
 # counts. `scheduled` is scored by due time (a job scheduled for later is not late).
-PLACES = ("retry", "scheduled", "rate_window", "held_account", "held_app")
+PLACES = ("retry", "scheduled", "rate_window", "held_account", "held_app", "paused")
 WAITING_STATES = ("queued", "deferred")
 SAMPLE = 5
 

@@ -10,6 +10,7 @@ from worker.core.ids import InvalidId, parse_account_id
 from worker.domain.account_info import AccountInfo
 from worker.domain.holds import parse_app_id
 from worker.web.context import (
+    audit,
     can_act,
     console,
     identity,
@@ -101,6 +102,7 @@ async def release_account(request: web.Request) -> web.Response:
     if released is None:
         return problem_page(request, 404, "Unknown account",
                             f"account_id: unknown account {account_id}", back=CURRENT)
+    await in_thread(audit, request, "accounts.release", account_id, released)
     body = render("<p>Account $a is active; $n held job(s) are back in the queue.</p>"
                   "<p>$back</p>", a=account_id, n=released,
                   back=link(CURRENT, "Back to the accounts"))
@@ -133,6 +135,7 @@ async def release_app(request: web.Request) -> web.Response:
         return problem_page(request, 409, "Not held",
                             f"app: app {app} is not held (the accounts page lists held apps)",
                             back=CURRENT)
+    await in_thread(audit, request, "apps.release", app, released)
     body = render("<p>App $a is released; $n held job(s) are back in the queue.</p>"
                   "<p>$back</p>", a=app, n=released, back=link(CURRENT, "Back to the accounts"))
     return respond(request, "Released", body, current=CURRENT)

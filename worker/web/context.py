@@ -1,12 +1,12 @@
 """What every page of the console shares: the stores it reads and acts through (the same ones
-the CLI uses), who is signed in, and how a page is sent."""
+the CLI uses), who is signed in, the audit record of what they did, and how a page is sent."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
 from aiohttp import web
@@ -18,6 +18,7 @@ from worker.domain.accounts import AccountStore, default_app_id
 from worker.domain.dlq import DeadLetters
 from worker.domain.holds import Holds
 from worker.domain.jobs import JobStore
+from worker.ops.audit import record
 from worker.ops.stats import StatsReader
 from worker.web.auth import Authenticator, Identity
 from worker.web.html import Markup, page, render
@@ -67,6 +68,14 @@ def identity(request: web.Request) -> Identity:
     """The signed-in login (the auth middleware refused the request otherwise)."""
     found: Identity = request[IDENTITY]
     return found
+
+
+def audit(request: web.Request, action: str, target: str, jobs: int | None = None,
+          **details: Any) -> None:
+    """Record one operator action of the signed-in login (its name, never its secret)."""
+    state = console(request)
+    record(state.redis, state.keys, action, actor=f"web:{identity(request).label}",
+           target=target, jobs=jobs, **details)
 
 
 def can_act(request: web.Request) -> bool:

@@ -10,7 +10,9 @@ from aiohttp import web
 from producers.errors import InvalidJob
 from producers.replay import Replayed, bulk_selection, replay_one
 from worker.domain.dlq import PERMANENT, DeadLetter
+from worker.ops.audit import describe_filter
 from worker.web.context import (
+    audit,
     can_act,
     console,
     identity,
@@ -26,6 +28,12 @@ _FORCE = ('<label class="force"><input type="checkbox" name="force" value="1"> F
           "replay entries that failed for a permanent reason, or whose account rtq no longer "
           "has</label>")
 CURRENT = "/dead-letters"
+
+
+def _target(given: dict[str, str]) -> str:
+    """The audit target of a selection: its filters, as the CLI names them."""
+    return describe_filter(reason=given.get("reason"), account=given.get("account"),
+                           since=given.get("since"), limit=given.get("limit"))
 
 
 def _force(value: object) -> bool:
@@ -84,6 +92,8 @@ async def replay_entry(request: web.Request) -> web.Response:
     except InvalidJob as exc:
         return problem_page(request, 409, "Not replayed", str(exc),
                             back=f"/dead-letters/entry/{entry.id}/replay")
+    await in_thread(audit, request, "dlq.replay", entry.id, 1, job_id=done.job_id,
+                    force=_force(form.get("force")) or None)
     body = render("<p>Entry $entry was replayed as job $job.</p><p>$back</p>", entry=entry.id,
                   job=_job_link(done.job_id), back=link(CURRENT, "Back to the dead letters"))
     return respond(request, "Replayed", body, current=CURRENT)
@@ -106,6 +116,7 @@ async def purge_entry(request: web.Request) -> web.Response:
         return problem_page(request, 404, "Dead letter not found",
                             f"No dead-letter entry {entry_id} (replayed, purged or trimmed).",
                             back=CURRENT)
+    await in_thread(audit, request, "dlq.purge", entry_id, removed)
     body = render("<p>Entry $entry was purged.</p><p>$back</p>", entry=entry_id,
                   back=link(CURRENT, "Back to the dead letters"))
     return respond(request, "Purged", body, current=CURRENT)
@@ -146,6 +157,9 @@ async def replay_selected(request: web.Request) -> web.Response:
         return done, refused
 
     done, refused = await in_thread(run)
+    if done or not refused:
+        await in_thread(audit, request, "dlq.replay", _target(given), len(done),
+                        refused=len(refused) or None, force=force or None)
     body = render(
         "<p>Replayed $n of $what.</p>$jobs$refused<p>$back</p>", n=len(done),
         what=describe(given),
@@ -177,6 +191,7 @@ async def purge_selected(request: web.Request) -> web.Response:
     except BadFilter as exc:
         return problem_page(request, 400, "Invalid filter", str(exc), back=CURRENT)
     removed = await in_thread(console(request).dead_letters.purge_matching, where, limit)
+    await in_thread(audit, request, "dlq.purge", _target(given), removed)
     body = render("<p>Purged $n dead letter(s) ($what).</p><p>$back</p>", n=removed,
                   what=describe(given), back=link(CURRENT, "Back to the dead letters"))
     return respond(request, "Purged", body, current=CURRENT)

@@ -13,6 +13,9 @@
 --   {'app_held', app, why} the account's app is held by X (credits depleted, usage cap, app
 --                          permissions): the job waits in the app's held list for a release
 --                          (`rtq apps release`, or the end of a usage cap's period)
+--   {'paused', scope}      an operator paused this work (rtq pause: everything, the account or
+--                          the tweet): the job waits in that scope's paused list until `rtq
+--                          resume`
 --   {'breaker', due_ms}    calls to X are paused (circuit breaker open, or its probes are out):
 --                          the job is parked until then, spending no attempt
 --   {'wait', due_ms}       no rate budget for (account, endpoint) now: the job waits in that
@@ -63,6 +66,8 @@
 --  21 breaker_cooldown_ms
 --  22 jitter_ms         spread for jobs the breaker parks (0-1000, per delivery)
 --  23 age_prefix        ("rtq:age:"): since when each waiting job waits, by where
+--  24 pause_prefix      ("rtq:pause:"): an operator's pause of all, account:{id}, tweet:{id}
+--  25 paused_prefix     ("rtq:paused:"): the jobs each pause holds, in the order they came
 -- KEYS[9] is the 24-hour budget of the default app (RTQ_CONSUMER_KEY); an account with its own
 -- app keys has that app's id in its meta hash, and its budget key is built from it.
 local job = KEYS[1]
@@ -158,6 +163,16 @@ if app_hold[1] == 'held' and not (tonumber(app_hold[2]) and now >= tonumber(app_
   hold_in(ARGV[18] .. app .. ':held', 'held: app ' .. app .. ' ' .. (app_hold[3] or 'held')
     .. ' (rtq apps release ' .. app .. ')', 'held_app')
   return {'app_held', app, app_hold[3] or 'held'}
+end
+-- Paused by an operator: everything, this account, or this tweet (across accounts).
+local scopes = {'all', 'account:' .. ARGV[3], 'tweet:' .. ARGV[4]}
+local pauses = redis.call('MGET', ARGV[24] .. scopes[1], ARGV[24] .. scopes[2],
+  ARGV[24] .. scopes[3])
+for i = 1, 3 do
+  if pauses[i] then
+    hold_in(ARGV[25] .. scopes[i], 'paused: ' .. scopes[i] .. ' (rtq resume)', 'paused')
+    return {'paused', scopes[i]}
+  end
 end
 -- Rate budgets: the (account, endpoint) window, and the 24-hour ones when X has announced them.
 local configured = tonumber(meta[2] or ARGV[12])

@@ -61,6 +61,8 @@ class BeginInput:
     breaker_cooldown_ms: int
     jitter_ms: int
     age_prefix: str
+    pause_prefix: str
+    paused_prefix: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +103,7 @@ def begin_call(context: BeginContext, job: Job, *, token: str, now_iso: str, now
         default_app=context.default_app, app_key_prefix=keys.app(""),
         breaker_enabled=context.breaker.enabled, breaker_probes=context.breaker.probes,
         breaker_cooldown_ms=context.breaker.cooldown * 1000, jitter_ms=jitter_ms,
-        age_prefix=keys.age(""),
+        age_prefix=keys.age(""), pause_prefix=keys.pause(""), paused_prefix=keys.paused(""),
     ))
 
 
@@ -167,6 +169,14 @@ class AppHeld:
 
 
 @dataclass(frozen=True, slots=True)
+class PausedByOperator:
+    """An operator paused this work (`scope`: all, account:{id}, tweet:{id}): the job waits in
+    that scope's paused list until `rtq resume`."""
+
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
 class Paused:
     """The circuit breaker holds calls to X back: the job is parked until `due_ms`."""
 
@@ -188,8 +198,8 @@ class Go:
     sealed: str
 
 
-Verdict = (Done | Mismatch | Poison | Superseded | Busy | Skipped | Held | AppHeld | Paused
-           | Wait | Go)
+Verdict = (Done | Mismatch | Poison | Superseded | Busy | Skipped | Held | AppHeld
+           | PausedByOperator | Paused | Wait | Go)
 
 
 def parse_verdict(reply: list[str], token: str) -> Verdict:
@@ -211,6 +221,8 @@ def parse_verdict(reply: list[str], token: str) -> Verdict:
         return Held(reply[1])
     if kind == "app_held":
         return AppHeld(reply[1], reply[2])
+    if kind == "paused":
+        return PausedByOperator(reply[1])
     if kind == "breaker":
         return Paused(int(reply[1]))
     if kind == "mismatch":
@@ -222,7 +234,7 @@ def parse_verdict(reply: list[str], token: str) -> Verdict:
 
 VERDICTS = {"done": Done, "mismatch": Mismatch, "poison": Poison, "superseded": Superseded,
             "busy": Busy, "skipped": Skipped, "held": Held, "app_held": AppHeld,
-            "breaker": Paused, "wait": Wait, "go": Go}
+            "paused": PausedByOperator, "breaker": Paused, "wait": Wait, "go": Go}
 
 
 def _progress(fields: list[str], token: str) -> Progress:

@@ -136,6 +136,17 @@ class ReleaseAppInput:
     age_key: str
 
 
+@dataclass(slots=True)
+class ResumeInput:
+    pause: Key
+    paused: Key
+    pauses: Key
+    parked: Key
+    age: Key
+    scope: str
+    now_ms: int
+
+
 def released_apps(reply: object) -> tuple[int, tuple[str, ...]]:
     """release_app.lua's reply: (jobs released, the apps it released)."""
     if not isinstance(reply, list) or not reply:

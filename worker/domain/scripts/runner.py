@@ -62,6 +62,7 @@ class Scripts:
         self.release: Script = client.register_script(_source("release"))
         self.release_held: Script = client.register_script(_source("release_held"))
         self.release_app: Script = client.register_script(_source("release_app"))
+        self.resume: Script = client.register_script(_source("resume"))
         self.trim_dlq: Script = client.register_script(_source("trim_dlq"))
 
 

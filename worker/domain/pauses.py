@@ -1,0 +1,86 @@
+"""An operator's pauses: everything, one account, or one tweet across accounts (`rtq pause`).
+
+A pause is a key in Redis, so every worker obeys it at once and it outlives restarts. begin.lua
+checks the three scopes that concern a delivered job before it calls X; a paused job goes to
+its scope's paused list (its message kept), costing the workers nothing more until
+`rtq resume`, which puts the list's jobs in the parking lot due now, in the order they came:
+the mover then publishes them with each account's fair share of the queue, and each waits for
+its rate budget as any job does. Producers keep enqueuing meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from worker.core import clock
+from worker.core.ids import InvalidId, parse_account_id, parse_tweet_id
+from worker.core.keys import Keys
+from worker.domain.scripts import Scripts
+from worker.domain.scripts.contract import call_of
+from worker.domain.scripts.queueing import ResumeInput, count
+
+ALL = "all"
+
+
+def scope_of(account_id: str | None = None, tweet_id: str | None = None) -> str:
+    """The scope an operator names: everything, an account, or a tweet (one at most); raises
+    ValueError naming the argument."""
+    if account_id is not None and tweet_id is not None:
+        raise ValueError("--account and --tweet: give one of them, or neither for everything")
+    try:
+        if account_id is not None:
+            return f"account:{parse_account_id(account_id)}"
+        if tweet_id is not None:
+            return f"tweet:{parse_tweet_id(tweet_id)}"
+    except InvalidId as exc:
+        raise ValueError(f"{'--account' if account_id is not None else '--tweet'}: {exc}") \
+            from None
+    return ALL
+
+
+@dataclass(frozen=True)
+class Pause:
+    scope: str
+    since: str | None
+    held_jobs: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"scope": self.scope, "since": self.since, "held_jobs": self.held_jobs}
+
+
+class Pauses:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._redis = client
+        self._keys = keys
+
+    def pause(self, scope: str) -> bool:
+        """Pause `scope`; False if it was paused already (its start is kept)."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(self._keys.pause(scope), clock.now_iso(), nx=True)
+        pipe.sadd(self._keys.pauses, scope)
+        started, _ = pipe.execute()
+        return bool(started)
+
+    def resume(self, scope: str) -> int | None:
+        """End the pause of `scope`; how many held jobs go back (None: it was not paused)."""
+        if not self._redis.exists(self._keys.pause(scope)):
+            return None
+        keys = self._keys
+        call = call_of(ResumeInput(pause=keys.pause(scope), paused=keys.paused(scope),
+                                   pauses=keys.pauses, parked=keys.parked,
+                                   age=keys.age("paused"), scope=scope,
+                                   now_ms=clock.ms(clock.now())))
+        return count(Scripts(self._redis).resume(keys=call.keys, args=call.args))
+
+    def list(self) -> list[Pause]:
+        scopes = sorted(self._redis.smembers(self._keys.pauses))
+        pipe = self._redis.pipeline(transaction=False)
+        for scope in scopes:
+            pipe.get(self._keys.pause(scope))
+            pipe.llen(self._keys.paused(scope))
+        replies = pipe.execute()
+        return [Pause(scope, since, int(held)) for scope, since, held
+                in zip(scopes, replies[::2], replies[1::2], strict=True)]
