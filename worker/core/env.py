@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
@@ -23,6 +24,9 @@ def parse_rate(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+Number = TypeVar("Number", int, float)
+
+
 class EnvReader:
     """Small typed accessors over the environment, each naming its variable on error."""
 
@@ -34,40 +38,34 @@ class EnvReader:
         return value or None
 
     def positive_int(self, name: str, default: int) -> int:
-        raw = self.optional(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise SettingsError(f"{name}: expected a whole number, got {raw!r}") from None
+        value = self._number(name, default, int, "a whole number")
         if value < 1:
             raise SettingsError(f"{name}: must be at least 1, got {value}")
         return value
 
     def positive_float(self, name: str, default: float) -> float:
-        raw = self.optional(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise SettingsError(f"{name}: expected a number of seconds, got {raw!r}") from None
+        value = self._number(name, default, float, "a number of seconds")
         if not value > 0 or value == float("inf"):
-            raise SettingsError(f"{name}: must be a positive number of seconds, got {raw!r}")
+            raise SettingsError(f"{name}: must be a positive number of seconds, "
+                                f"got {self.optional(name)!r}")
         return value
 
     def fraction(self, name: str, default: float) -> float:
+        value = self._number(name, default, float, "a fraction such as 0.5")
+        if not 0 < value <= 1:
+            raise SettingsError(f"{name}: must be above 0 and at most 1, "
+                                f"got {self.optional(name)!r}")
+        return value
+
+    def _number(self, name: str, default: Number, parse: type[Number], what: str) -> Number:
+        """The variable parsed as a number (`default` when unset); its range is the caller's."""
         raw = self.optional(name)
         if raw is None:
             return default
         try:
-            value = float(raw)
+            return parse(raw)
         except ValueError:
-            raise SettingsError(f"{name}: expected a fraction such as 0.5, got {raw!r}") from None
-        if not 0 < value <= 1:
-            raise SettingsError(f"{name}: must be above 0 and at most 1, got {raw!r}")
-        return value
+            raise SettingsError(f"{name}: expected {what}, got {raw!r}") from None
 
     def rate(self, name: str, default: str) -> tuple[int, int]:
         try:
