@@ -210,3 +210,35 @@ def pool_children(pid: int) -> list[int]:
     except FileNotFoundError:
         return []
     return [int(p) for p in text.split()]
+
+
+def serve(command: str, env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """`rtq COMMAND --port N` (api or web) started for real on a free port, once its
+    /healthz answers; returns the process and its URL."""
+    import requests
+
+    from worker.embedded.servers import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "rtq"), command, "--port", str(port)],
+        env=dict(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{url}/healthz", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            assert process.poll() is None, f"rtq {command} exited"
+            return False
+
+    wait_for(up, 20, f"rtq {command} to answer")
+    return process, url
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=10)
+    assert process.stderr is not None
+    process.stderr.close()
+

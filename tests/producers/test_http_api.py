@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import Rtq, wait_for
+from tests.support import Rtq, serve, stop_server
 from worker.core.keys import Keys
 from worker.core.settings import Settings
 from worker.domain.accounts import AccountStore, fernet_for
 from worker.domain.lanes import queue_depth
-from worker.embedded.servers import RedisServer, free_port
+from worker.embedded.servers import RedisServer
 from worker.x_api.credentials import Credentials
 
 TOKEN = "t0ken-for-tests-" + "x" * 16
@@ -29,29 +29,10 @@ READ_ONLY_TOKEN = "read-only-t0ken-" + "y" * 16
 
 def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     """`rtq api` started for real on a free port; returns the process and its URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), "rtq"), "api", "--port", str(port)],
-        env={**env, "RTQ_API_TOKENS": f"other-token,{TOKEN},ro:{READ_ONLY_TOKEN}"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(f"{url}/healthz", timeout=1).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    wait_for(up, 20, "rtq api to answer")
-    return process, url
+    return serve("api", {**env, "RTQ_API_TOKENS": f"other-token,{TOKEN},ro:{READ_ONLY_TOKEN}"})
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    process.wait(timeout=10)
-    assert process.stderr is not None
-    process.stderr.close()
+_stop = stop_server
 
 
 @pytest.fixture(scope="module")

@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import requests
 
-from tests.support import wait_for
-from worker.embedded.servers import free_port
+from tests.support import serve, stop_server
 
 FULL_TOKEN = "console-full-t0ken-" + "f" * 16
 READ_ONLY_TOKEN = "console-read-t0ken-" + "r" * 16
@@ -50,28 +47,10 @@ def csrf_of(page: str) -> str:
 
 
 def start_console(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), "rtq"), "web", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(f"{url}/healthz", timeout=1).status_code == 200
-        except requests.ConnectionError:
-            assert process.poll() is None, "rtq web exited"
-            return False
-
-    wait_for(up, 20, "rtq web to answer")
-    return process, url
+    return serve("web", env)
 
 
-def stop_console(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    process.wait(timeout=10)
-    assert process.stderr is not None
-    process.stderr.close()
+stop_console = stop_server
 
 
 @pytest.fixture(scope="module")
