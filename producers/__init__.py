@@ -44,22 +44,32 @@ def _producer() -> Producer:
 
 def enqueue_retweet(account_id: str | int, tweet_id: str | int, *,
                     at: str | datetime | None = None,
-                    undo_after: str | int | timedelta | None = None) -> str:
+                    undo_after: str | int | timedelta | None = None,
+                    expires_at: str | datetime | None = None,
+                    max_delay: str | int | timedelta | None = None) -> str:
     """Make `account_id` retweet `tweet_id` (an id or a status URL); returns the job id.
 
     `at` schedules it (ISO-8601 with an offset, or an aware datetime); `undo_after` (e.g.
     "24h") also schedules its undo that long after: a temporary boost. A later intent for the
-    same account and tweet cancels a scheduled one.
+    same account and tweet cancels a scheduled one. A deadline, `expires_at` (a time, as `at`)
+    or `max_delay` (e.g. "15m" after it is due), ends it `expired`, without a call, if it has
+    not started by then.
     """
     if undo_after is not None:
-        return _producer().enqueue_boost(account_id, tweet_id, undo_after, at=at)[0]
-    return _producer().enqueue("retweet", account_id, tweet_id, at=at)
+        return _producer().enqueue_boost(account_id, tweet_id, undo_after, at=at,
+                                         expires_at=expires_at, max_delay=max_delay)[0]
+    return _producer().enqueue("retweet", account_id, tweet_id, at=at, expires_at=expires_at,
+                               max_delay=max_delay)
 
 
 def enqueue_undo(account_id: str | int, tweet_id: str | int, *,
-                 at: str | datetime | None = None) -> str:
-    """Undo `account_id`'s retweet of `tweet_id` (an id or a status URL); returns the job id."""
-    return _producer().enqueue("undo", account_id, tweet_id, at=at)
+                 at: str | datetime | None = None,
+                 expires_at: str | datetime | None = None,
+                 max_delay: str | int | timedelta | None = None) -> str:
+    """Undo `account_id`'s retweet of `tweet_id` (an id or a status URL); returns the job id.
+    `expires_at` / `max_delay`: its deadline, as for `enqueue_retweet`."""
+    return _producer().enqueue("undo", account_id, tweet_id, at=at, expires_at=expires_at,
+                               max_delay=max_delay)
 
 
 def enqueue_many(jobs: Iterable[JobRequest | Mapping[str, Any]]) -> list[str]:

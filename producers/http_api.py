@@ -1,7 +1,8 @@
 """The HTTP producer: apps in any language enqueue jobs over HTTP (`rtq api`).
 
-    POST /v1/jobs               one job or a list (the fields of `rtq enqueue` lines, plus `at`
-                                and `undo_after`); all valid or none enqueued
+    POST /v1/jobs               one job or a list (the fields of `rtq enqueue` lines, plus `at`,
+                                `undo_after`, and a deadline: `expires_at` or `max_delay`); all
+                                valid or none enqueued
     GET  /v1/jobs/{id}          a job's status
     GET  /v1/dlq                dead letters (?reason=&account=&since=&limit=)
     POST /v1/dlq/{id}/replay    enqueue a dead letter again (?force=true)
@@ -67,6 +68,7 @@ def create_app(settings: Settings, client: redis.Redis, tokens: tuple[str, ...])
                                     ttl=settings.dlq_ttl),
         "redis": client,
         "keys": keys,
+        "max_delay": settings.job_max_delay,
     }
     app.router.add_post("/v1/jobs", post_jobs)
     app.router.add_get("/v1/jobs/{job_id}", get_job)
@@ -149,9 +151,14 @@ async def post_jobs(request: web.Request) -> web.Response:
         return problem(422, "Invalid Job", str(exc),
                        errors=[{"field": _field(exc), "reason": exc.reason}],
                        enqueued=list(exc.enqueued))
-    jobs = [{"job_id": job_id, "action": job.action, "account_id": job.account_id,
-             "tweet_id": job.tweet_id, "due_at": clock.iso(job.at) if job.at else None}
-            for job_id, job in zip(ids, requests, strict=True)]
+    now = clock.now()
+    max_delay = state["max_delay"]
+    jobs = []
+    for job_id, job in zip(ids, requests, strict=True):
+        deadline = job.deadline(now, max_delay)
+        jobs.append({"job_id": job_id, "action": job.action, "account_id": job.account_id,
+                     "tweet_id": job.tweet_id, "due_at": clock.iso(job.at) if job.at else None,
+                     "expires_at": clock.iso(deadline) if deadline is not None else None})
     return web.json_response({"jobs": jobs}, status=202)
 
 

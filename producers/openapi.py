@@ -52,6 +52,15 @@ _JOB_REQUEST = {
                "description": "When the job is due (with an offset); omitted: now."},
         "undo_after": {"type": "string", "example": "24h",
                        "description": "Retweets only: also undo it this long after."},
+        "expires_at": {"type": "string", "format": "date-time",
+                       "description": "Its deadline (with an offset, after `at`): not started "
+                                      "by then, it ends `expired` without calling X. Not with "
+                                      "`max_delay`."},
+        "max_delay": {"oneOf": [{"type": "string", "example": "15m"},
+                                {"type": "integer", "minimum": 1}],
+                      "description": "Its deadline as a duration after it is due (15m, 2h, 1d, "
+                                     "or seconds): not started by then, it ends `expired` "
+                                     "without calling X. Not with `expires_at`."},
     },
 }
 _STATUS = {
@@ -64,7 +73,7 @@ _STATUS = {
         "account_id": {"type": "string", "nullable": True},
         "tweet_id": {"type": "string", "nullable": True},
         "state": {"type": "string", "enum": ["queued", "deferred", "running", "succeeded",
-                                             "skipped", "superseded", "dead"]},
+                                             "skipped", "superseded", "dead", "expired"]},
         "attempts": {"type": "integer"},
         "updated_at": {"type": "string", "nullable": True},
         "reason": {"type": "string", "nullable": True},
@@ -73,6 +82,8 @@ _STATUS = {
         "http_status": {"type": "integer", "nullable": True},
         "detail": {"type": "string", "nullable": True},
         "worker": {"type": "string", "nullable": True},
+        "expires_at": {"type": "string", "nullable": True,
+                       "description": "Its deadline, if it has one."},
     },
 }
 _DEAD_LETTER = {
@@ -128,7 +139,8 @@ OPENAPI: dict[str, Any] = {
                                         "action": {"type": "string"},
                                         "account_id": {"type": "string"},
                                         "tweet_id": {"type": "string"},
-                                        "due_at": {"type": "string", "nullable": True}}}}}}}}},
+                                        "due_at": {"type": "string", "nullable": True},
+                                        "expires_at": {"type": "string", "nullable": True}}}}}}}}},
                     "400": _problem("The body is not JSON, or empty."),
                     "413": _problem("The body is over 1 MiB."),
                     "422": _problem("A job is invalid; `errors` names each field."),

@@ -43,17 +43,23 @@ class Producer:
         return cls(connect(settings.redis_url), settings)
 
     def enqueue(self, action: str, account_id: object, tweet_id: object, *,
-                at: object = None) -> str:
+                at: object = None, expires_at: object = None,
+                max_delay: object = None) -> str:
         """Validate and enqueue one job (due now, or `at` an ISO-8601 time or aware
-        datetime); returns its id (the Celery task id)."""
-        request = JobRequest.create(action, account_id, tweet_id, at)
+        datetime); returns its id (the Celery task id). A job not started by its deadline,
+        `expires_at` (a time, as `at`) or `max_delay` (a duration such as 15m, after it is
+        due), ends `expired` without calling X."""
+        request = JobRequest.create(action, account_id, tweet_id, at, expires_at=expires_at,
+                                    max_delay=max_delay)
         return self.enqueue_many([request])[0]
 
     def enqueue_boost(self, account_id: object, tweet_id: object, undo_after: object, *,
-                      at: object = None) -> tuple[str, str]:
-        """Retweet now (or `at`) and undo `undo_after` later; returns both job ids."""
-        requests = JobRequest.create("retweet", account_id, tweet_id, at).with_undo_after(
-            undo_after)
+                      at: object = None, expires_at: object = None,
+                      max_delay: object = None) -> tuple[str, str]:
+        """Retweet now (or `at`) and undo `undo_after` later; returns both job ids. The
+        retweet gets the deadline; the undo only a `max_delay`, after its own due time."""
+        requests = JobRequest.create("retweet", account_id, tweet_id, at, expires_at=expires_at,
+                                     max_delay=max_delay).with_undo_after(undo_after)
         retweet_id, undo_id = self.enqueue_many(requests)
         return retweet_id, undo_id
 
@@ -115,27 +121,35 @@ class Producer:
             accounts=keys.accounts, seq=keys.seq, queue=self._queue, parked=keys.parked,
             parked_messages=keys.parked_messages, dlq_index=keys.dlq_index,
             dlq_entries=keys.dlq_entries, groups=keys.groups, overflow_lane=self._overflow,
-            now_iso=clock.iso_ms(now_ms), now_ms=now_ms, key_prefix=f"{keys.prefix}:",
+            deadlines=keys.deadlines, now_iso=clock.iso_ms(now_ms), now_ms=now_ms,
+            key_prefix=f"{keys.prefix}:",
             default_limit=settings.rate_limit, default_window=settings.rate_window,
             force=not require_account, events_channel=self._topic, events_head=events_head,
             events_tail=events_tail, lane_share=lanes.FAST_LANE_SHARE,
             lane_count_ttl=lanes.LANE_COUNT_TTL, overflow_priority=lanes.OVERFLOW))
         args = list(call.args)
         default_ttl = settings.job_ttl
+        default_delay = settings.job_max_delay
         for index, (job_id, job) in enumerate(zip(ids, batch, strict=True)):
             at = None if job.at is None else clock.iso(job.at)
+            deadline = job.deadline(moment, default_delay)
+            ttl = default_ttl if job.at is None else self._ttl_for(job)
+            if deadline is not None:
+                # The record must outlive the deadline, to say `expired` at it.
+                ttl = max(ttl, int(deadline - moment) + 60)
             args += args_of(EnqueueJob(
                 account_id=job.account_id, tweet_id=job.tweet_id, job_id=job_id,
                 action=job.action,
                 message=build_message(job.action, job_id, job.account_id, job.tweet_id,
                                       tags[index], queue=settings.queue),
-                job_ttl=default_ttl if job.at is None else self._ttl_for(job),
+                job_ttl=ttl,
                 replaces=entries[index] if entries else None,
                 due_ms=None if job.at is None else clock.ms(job.at),
                 sent_event=events.body(SentJob(job_id, job.action, job.account_id,
                                                job.tweet_id, at)),
                 # A retweet and its undo-after share one: they do not cancel each other.
-                pair=job.pair))
+                pair=job.pair,
+                expires_ms=None if deadline is None else clock.ms(deadline)))
         return ids, self._scripts.enqueue.pack(call.keys, args)
 
     @staticmethod

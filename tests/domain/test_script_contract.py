@@ -32,6 +32,7 @@ INPUTS: dict[str, tuple[type, type | None]] = {
     "release_app": (queueing.ReleaseAppInput, None),
     "resume": (queueing.ResumeInput, None),
     "trim_dlq": (queueing.TrimInput, None),
+    "expire": (queueing.ExpireInput, None),
 }
 # Function libraries put in front of scripts: no KEYS/ARGV of their own.
 LIBRARIES = {"lanes", "observe", "tally"}
@@ -113,8 +114,8 @@ def test_an_input_becomes_its_two_lists_in_field_order() -> None:
     assert (call.keys, call.args) == (["i", "e"], [5, 9])
     group = queueing.EnqueueJob(account_id="1", tweet_id="2", job_id="j", action="undo",
                                 message="m", job_ttl=60, replaces=None, due_ms=None,
-                                sent_event="{}", pair=None)
-    assert encode(args_of(group)) == ["1", "2", "j", "undo", "m", 60, "", "", "{}", ""]
+                                sent_event="{}", pair=None, expires_ms=None)
+    assert encode(args_of(group)) == ["1", "2", "j", "undo", "m", 60, "", "", "{}", "", ""]
 
 
 def test_a_misnumbered_header_is_refused() -> None:
@@ -132,5 +133,7 @@ def test_the_begin_reply_is_parsed_into_its_verdict() -> None:
     assert begin.parse_verdict(["app_held", "a1", "credits_depleted"], "t") == begin.AppHeld(
         "a1", "credits_depleted")
     assert begin.parse_verdict(["breaker", "5"], "t") == begin.Paused(5)
+    assert begin.parse_verdict(["expired", "1700000000000"], "t") == begin.Expired(
+        1700000000000)
     with pytest.raises(ValueError, match="unknown verdict 'nope'"):
         begin.parse_verdict(["nope"], "t")

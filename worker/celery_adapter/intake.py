@@ -20,6 +20,7 @@ from worker.core import clock
 from worker.core.ids import InvalidId, parse_id
 from worker.core.keys import Keys
 from worker.core.redis_client import connect
+from worker.domain.deadlines import header_deadline_ms
 from worker.domain.messages import TASK_NAMES, body_text
 from worker.domain.scripts import Scripts
 from worker.domain.scripts.contract import call_of
@@ -79,11 +80,21 @@ def delivery_call(message: dict[str, Any]) -> tuple[list[str], list[Any]] | None
     except (InvalidId, ValueError, TypeError, KeyError, AttributeError):
         return None
     keys, _, ttl = _context()
+    now = clock.now()
+    # A raw message's deadline: its Celery `expires`, else RTQ_JOB_MAX_DELAY from now (when
+    # rtq first sees it: it has no enqueue time of ours).
+    expires_ms = header_deadline_ms(headers.get("expires"))
+    max_delay = _state["max_delay"]
+    if expires_ms is None and max_delay is not None:
+        expires_ms = clock.ms(now + max_delay)
+    if expires_ms is not None:
+        # The record must outlive the deadline, to say `expired` at it.
+        ttl = max(ttl, (expires_ms - clock.ms(now)) // 1000 + 60)
     call = call_of(DeliverInput(
         job=keys.job(job_id), intent=keys.intent(account_id, tweet_id), seq=keys.seq,
-        lane_count=keys.lane_count(account_id), job_id=job_id, action=action,
-        account_id=account_id, tweet_id=tweet_id, now_iso=clock.now_iso(), job_ttl=ttl,
-        job_key_prefix=keys.job("")))
+        lane_count=keys.lane_count(account_id), deadlines=keys.deadlines, job_id=job_id,
+        action=action, account_id=account_id, tweet_id=tweet_id, now_iso=clock.iso(now),
+        job_ttl=ttl, job_key_prefix=keys.job(""), expires_ms=expires_ms))
     return call.keys, list(call.args)
 
 
@@ -101,5 +112,6 @@ def _context() -> tuple[Keys, Scripts, int]:
     if not _state:
         settings = runtime.settings()
         _state.update(keys=Keys(settings.key_prefix),
-                      scripts=Scripts(connect(settings.redis_url)), ttl=settings.job_ttl)
+                      scripts=Scripts(connect(settings.redis_url)), ttl=settings.job_ttl,
+                      max_delay=settings.job_max_delay)
     return _state["keys"], _state["scripts"], _state["ttl"]

@@ -1,11 +1,12 @@
-"""Worker lifecycle hooks: validate settings at start, set up logging and Sentry, and run the
-parking mover."""
+"""Worker lifecycle hooks: validate settings at start, set up logging and Sentry, run the
+parking mover, and record the jobs Celery drops as expired."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import redis
 from celery import bootsteps, signals
 
 from worker.celery_adapter import runtime
@@ -14,10 +15,13 @@ from worker.celery_adapter.worker_output import prepare_worker_output, setup_wor
 from worker.core.keys import Keys
 from worker.core.observability import setup_logging
 from worker.core.redis_client import connect
+from worker.domain.deadlines import Deadlines
 from worker.domain.dlq import DeadLetters
+from worker.domain.job import JOB_ID_RE
 from worker.domain.parking import Mover, MoverThread
 
 log = logging.getLogger("rtq.worker")
+_deadlines: list[Deadlines] = []
 
 
 @signals.worker_init.connect
@@ -45,6 +49,30 @@ def _init_pool_process(**_: Any) -> None:
     setup_worker_sentry(runtime.settings())
 
 
+@signals.task_revoked.connect
+def _record_expired(request: Any = None, expired: bool = False, **_: Any) -> None:
+    """Celery drops (and acks) a message whose `expires` has passed before our task runs (in
+    this, the main process): its job must still end `expired` in its record and the counts,
+    not vanish. deliver.lua recorded it, and its deadline, as the message left the queue; if
+    this fails, the mover's sweep expires it from there."""
+    job_id = getattr(request, "id", None)
+    if not expired or not isinstance(job_id, str) or not JOB_ID_RE.fullmatch(job_id):
+        return
+    try:
+        if not _deadlines:
+            settings = runtime.settings()
+            _deadlines.append(Deadlines(connect(settings.redis_url),
+                                        Keys(settings.key_prefix), settings.job_ttl))
+        done = _deadlines[0].expire_now(job_id)
+    except redis.RedisError as exc:
+        log.warning("job %s: Celery dropped it as expired; recording that failed (%s), the "
+                    "deadline sweep will", job_id, type(exc).__name__)
+        return
+    log.info("job %s expired (its message's expires passed before it started)%s", job_id,
+             "" if done else ": already finished, running, or never recorded",
+             extra={"job_id": job_id, "outcome": "expired"})
+
+
 class ParkingMoverStep(bootsteps.StartStopStep):
     """Runs the parking mover in the worker's main process while it consumes."""
 
@@ -57,7 +85,8 @@ class ParkingMoverStep(bootsteps.StartStopStep):
     def start(self, worker: Any) -> None:
         settings = runtime.settings()
         client, keys = connect(settings.redis_url), Keys(settings.key_prefix)
-        mover = Mover(client, keys, settings.queue_key, (settings.rate_limit, settings.rate_window))
+        mover = Mover(client, keys, settings.queue_key, (settings.rate_limit, settings.rate_window),
+                      job_ttl=settings.job_ttl)
         dead_letters = DeadLetters(client, keys, max_entries=settings.dlq_max,
                                    ttl=settings.dlq_ttl)
         self.thread = MoverThread(mover, heartbeat=(client, keys, worker.hostname),

@@ -12,39 +12,63 @@ from producers.job_request import JobRequest
 from worker.cli.common import Context, emit_json, fail, handle_errors, pass_context, progress
 from worker.core.errors import EnqueueError
 
+_AT = click.option("--at", default=None, metavar="TIME",
+                   help="Do it at this ISO-8601 time (with Z or an offset) instead of now.")
+_EXPIRES_AT = click.option(
+    "--expires-at", default=None, metavar="TIME",
+    help="Its deadline (ISO-8601, with Z or an offset): not started by then, it ends "
+         "`expired` without calling X.")
+_MAX_DELAY = click.option(
+    "--max-delay", default=None, metavar="DURATION",
+    help="Its deadline as a duration after it is due (15m, 2h, 1d): not started by then, it "
+         "ends `expired` without calling X. Not with --expires-at.")
+
+
+def _deadline(expires_at: str | None, max_delay: str | None) -> dict[str, str | None]:
+    if expires_at is not None and max_delay is not None:
+        raise click.UsageError("--expires-at and --max-delay: give one deadline, not both")
+    return {"expires_at": expires_at, "max_delay": max_delay}
+
 
 @click.command("retweet")
 @click.argument("account_id")
 @click.argument("tweet")
-@click.option("--at", default=None, metavar="TIME",
-              help="Do it at this ISO-8601 time (with Z or an offset) instead of now.")
+@_AT
 @click.option("--undo-after", default=None, metavar="DURATION",
               help="Also undo it this long after (24h, 90m, 1d12h): a temporary boost. "
                    "Prints the undo's job id on a second line.")
+@_EXPIRES_AT
+@_MAX_DELAY
 @pass_context
 @handle_errors
 def retweet(ctx: Context, account_id: str, tweet: str, at: str | None,
-            undo_after: str | None) -> None:
+            undo_after: str | None, expires_at: str | None, max_delay: str | None) -> None:
     """Enqueue a retweet of TWEET (an id or a status URL) by ACCOUNT_ID; prints the job id.
 
     A later retweet or undo of the same tweet by the same account cancels a scheduled one.
+    With --undo-after, the undo keeps a --max-delay (after its own time), not --expires-at.
     """
+    deadline = _deadline(expires_at, max_delay)
     if undo_after is not None:
-        click.echo("\n".join(ctx.producer.enqueue_boost(account_id, tweet, undo_after, at=at)))
+        click.echo("\n".join(ctx.producer.enqueue_boost(account_id, tweet, undo_after, at=at,
+                                                        **deadline)))
         return
-    click.echo(ctx.producer.enqueue("retweet", account_id, tweet, at=at))
+    click.echo(ctx.producer.enqueue("retweet", account_id, tweet, at=at, **deadline))
 
 
 @click.command("undo")
 @click.argument("account_id")
 @click.argument("tweet")
-@click.option("--at", default=None, metavar="TIME",
-              help="Do it at this ISO-8601 time (with Z or an offset) instead of now.")
+@_AT
+@_EXPIRES_AT
+@_MAX_DELAY
 @pass_context
 @handle_errors
-def undo(ctx: Context, account_id: str, tweet: str, at: str | None) -> None:
+def undo(ctx: Context, account_id: str, tweet: str, at: str | None, expires_at: str | None,
+         max_delay: str | None) -> None:
     """Enqueue an undo of ACCOUNT_ID's retweet of TWEET; prints the job id."""
-    click.echo(ctx.producer.enqueue("undo", account_id, tweet, at=at))
+    click.echo(ctx.producer.enqueue("undo", account_id, tweet, at=at,
+                                    **_deadline(expires_at, max_delay)))
 
 
 @click.command("enqueue")
@@ -54,7 +78,8 @@ def undo(ctx: Context, account_id: str, tweet: str, at: str | None) -> None:
 @pass_context
 @handle_errors
 def enqueue(ctx: Context, source: BinaryIO, skip_invalid: bool) -> None:
-    """Enqueue jobs from JSON Lines (FILE, or - for stdin): {"action", "account_id", "tweet_id"}.
+    """Enqueue jobs from JSON Lines (FILE, or - for stdin): {"action", "account_id", "tweet_id"}
+    (optional "at", "undo_after", and a deadline: "expires_at" or "max_delay").
 
     Every line is validated first; bad lines are reported as `line N: <field>: <reason>` and
     nothing is enqueued unless all are valid. Prints one job id per enqueued line.
@@ -117,7 +142,8 @@ def enqueue(ctx: Context, source: BinaryIO, skip_invalid: bool) -> None:
 @pass_context
 @handle_errors
 def status(ctx: Context, job_id: str, as_json: bool, history: bool) -> None:
-    """Show a job's state: queued, deferred, running, succeeded, skipped, superseded or dead."""
+    """Show a job's state: queued, deferred, running, succeeded, skipped, superseded, dead or
+    expired."""
     record = ctx.jobs.get(job_id)
     if record is None:
         fail(f"job_id: unknown job {job_id} (never enqueued, or expired)")

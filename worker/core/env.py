@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
+from worker.core.durations import parse_duration_text
 from worker.core.errors import SettingsError
 from worker.core.redis_urls import parse_sentinel_url
 
@@ -66,6 +67,20 @@ class EnvReader:
             return parse(raw)
         except ValueError:
             raise SettingsError(f"{name}: expected {what}, got {raw!r}") from None
+
+    def optional_duration(self, name: str) -> int | None:
+        """Whole seconds, written `900`, `15m`, `1h30m`, `2d`...; None when unset or `off`."""
+        raw = self.optional(name)
+        if raw is None or raw == "off":
+            return None
+        delay = (parse_duration_text(raw) if not raw.isdigit()
+                 else parse_duration_text(raw + "s"))
+        if delay is None:
+            raise SettingsError(f"{name}: expected a duration such as 15m, 2h or 1d (or off), "
+                                f"got {raw!r}")
+        if delay.total_seconds() < 1:
+            raise SettingsError(f"{name}: must be at least 1 second, got {raw!r}")
+        return int(delay.total_seconds())
 
     def rate(self, name: str, default: str) -> tuple[int, int]:
         try:

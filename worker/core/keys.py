@@ -58,6 +58,12 @@ class Keys:
         """Hash job_id -> the Celery message to publish when due."""
         return f"{self.prefix}:parked:msg"
 
+    @property
+    def deadlines(self) -> str:
+        """Sorted set job_id -> deadline (ms): only the jobs that have one (expires_at,
+        max_delay, RTQ_JOB_MAX_DELAY, a raw message's `expires`), swept by the mover."""
+        return f"{self.prefix}:deadlines"
+
     def budget(self, account_id: str, endpoint: str) -> str:
         """Hash {limit, remaining, reset (ms)}: the rate window of (account, endpoint)."""
         return f"{self.prefix}:budget:{account_id}:{endpoint}"

@@ -105,6 +105,8 @@ class Settings:
     oauth2_authorize_url: str = "https://x.com/i/oauth2/authorize"
     breaker: BreakerSettings = BreakerSettings()
     metrics: MetricsSettings = MetricsSettings()
+    # The deadline of jobs enqueued without one (seconds after they are due; None: none).
+    job_max_delay: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -172,6 +174,7 @@ class Settings:
                 cooldown=reader.positive_int("RTQ_BREAKER_COOLDOWN", DEFAULT_BREAKER_COOLDOWN),
                 probes=reader.positive_int("RTQ_BREAKER_PROBES", DEFAULT_BREAKER_PROBES),
             ),
+            job_max_delay=reader.optional_duration("RTQ_JOB_MAX_DELAY"),
             metrics=MetricsSettings(
                 per_account=reader.choice("RTQ_METRICS_PER_ACCOUNT", METRICS_PER_ACCOUNT, "auto"),
                 account_limit=reader.positive_int("RTQ_METRICS_ACCOUNT_LIMIT",

@@ -11,8 +11,11 @@ import redis
 from worker.core import clock
 from worker.core.keys import Keys
 
-STATES = ("queued", "deferred", "running", "succeeded", "skipped", "superseded", "dead")
-TERMINAL_STATES = frozenset({"succeeded", "skipped", "superseded", "dead"})
+STATES = ("queued", "deferred", "running", "succeeded", "skipped", "superseded", "dead",
+          "expired")
+TERMINAL_STATES = frozenset({"succeeded", "skipped", "superseded", "dead", "expired"})
+# The terminal states whose record says why (`reason`).
+_EXPLAINED = ("skipped", "superseded", "dead", "expired")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class JobStatus:
     detail: str | None
     history: tuple[dict[str, Any], ...]
     worker: str | None = None
+    expires_at: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -46,12 +50,13 @@ class JobStatus:
             "state": self.state,
             "attempts": self.attempts,
             "updated_at": self.updated_at,
-            "reason": self.reason if self.state in ("skipped", "superseded", "dead") else None,
+            "reason": self.reason if self.state in _EXPLAINED else None,
             "created_at": self.created_at,
             "due_at": self.due_at if self.state == "deferred" else None,
             "http_status": self.http_status,
             "detail": self.detail,
             "worker": self.worker,
+            "expires_at": self.expires_at,
         }
 
     @classmethod
@@ -75,6 +80,7 @@ class JobStatus:
             detail=fields.get("detail") or None,
             history=tuple(json.loads(fields.get("history") or "[]")),
             worker=fields.get("worker") or None,
+            expires_at=_iso_exact_ms(fields.get("expires_at_ms")),
         )
 
 

@@ -19,7 +19,9 @@ import redis
 
 from worker.core import clock
 from worker.core.keys import Keys
+from worker.core.settings import DEFAULT_JOB_TTL
 from worker.domain import lanes
+from worker.domain.deadlines import Deadlines
 from worker.domain.holds import Holds
 from worker.domain.scripts import Scripts
 from worker.domain.scripts.contract import call_of
@@ -34,17 +36,19 @@ HOLDS_EVERY = 1.0
 
 class Mover:
     def __init__(self, client: redis.Redis, keys: Keys, queue: str,
-                 rate: tuple[int, int] = (50, 900)) -> None:
+                 rate: tuple[int, int] = (50, 900), *, job_ttl: int = DEFAULT_JOB_TTL) -> None:
         self._keys = keys
         self._queue = queue
         self._rate_limit, self._rate_window = rate
         self._scripts = Scripts(client)
         self._holds = Holds(client, keys, queue)
+        self._deadlines = Deadlines(client, keys, job_ttl)
         self._holds_checked = 0.0
 
     def move_due(self, now: float | None = None) -> int:
-        """Publish up to MOVE_BATCH due jobs, and release waiting jobs whose rate window has
-        come; returns how many moved."""
+        """Expire the jobs whose deadline has come (first: a job due and past its deadline
+        expires rather than being published), publish up to MOVE_BATCH due jobs, and release
+        waiting jobs whose rate window has come; returns how many expired or moved."""
         moment = clock.now() if now is None else now
         keys, now_ms, now_iso = self._keys, clock.ms(moment), clock.iso(moment)
         move = call_of(MoveDueInput(
@@ -59,7 +63,8 @@ class Mover:
             max_groups=MOVE_BATCH, key_prefix=f"{keys.prefix}:",
             default_limit=self._rate_limit, default_window=self._rate_window, now_iso=now_iso,
             released_priority=lanes.RELEASED))
-        moved = count(self._scripts.move_due(keys=move.keys, args=move.args))
+        moved = self._deadlines.sweep(moment)
+        moved += count(self._scripts.move_due(keys=move.keys, args=move.args))
         moved += count(self._scripts.release(keys=release.keys, args=release.args))
         if moment - self._holds_checked >= HOLDS_EVERY:
             # A usage cap ends with its period: no precision needed, once a second is plenty.

@@ -46,6 +46,7 @@ from worker.domain.scripts.begin import (
     BeginContext,
     Busy,
     Done,
+    Expired,
     Go,
     Held,
     Mismatch,
@@ -140,6 +141,9 @@ class JobService:
                 return Outcome.SKIPPED, 0, "known state already matches"
             case Superseded(by_job):
                 return Outcome.SUPERSEDED, 0, f"superseded by job {by_job}"
+            case Expired(deadline_ms):
+                return Outcome.EXPIRED, 0, (f"not started by its deadline "
+                                            f"{clock.iso_ms(deadline_ms)}")
             case Busy():
                 self._settler.park_busy(job, clock.now() + BUSY_WAIT * self._rng.uniform(0.5, 1))
                 return Outcome.DEFERRED, 0, None

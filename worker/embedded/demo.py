@@ -24,7 +24,7 @@ from worker.core.keys import Keys
 from worker.core.settings import Settings
 from worker.domain.accounts import AccountStore, fernet_for
 from worker.domain.dlq import DeadLetters
-from worker.domain.jobs import JobStatus, JobStore
+from worker.domain.jobs import TERMINAL_STATES, JobStatus, JobStore
 from worker.embedded.servers import RedisServer, WorkerProcess
 from worker.x_api.credentials import Credentials
 
@@ -130,7 +130,7 @@ def _wait(jobs: JobStore, ids: list[str], timeout: float) -> bool:
         if line != last:
             say(line)
             last = line
-        if all(state in ("succeeded", "skipped", "superseded", "dead") for state in states):
+        if all(state in TERMINAL_STATES for state in states):
             return True
         time.sleep(0.2)
     return False

@@ -2,8 +2,8 @@
 
 Flower shows what workers report through task events (`worker_send_task_events`): received,
 started, and the task's result, which is the job's outcome (`succeeded`, `skipped`,
-`superseded`, `deferred`, `dead`); a job that waits for a retry shows `deferred` until a later
-delivery of the same task id ends it. Task arguments hold ids only.
+`superseded`, `deferred`, `dead`, `expired`); a job that waits for a retry shows `deferred`
+until a later delivery of the same task id ends it. Task arguments hold ids only.
 
 Flower's login comes from the environment, never from argv (visible to every user of the
 host): FLOWER_BASIC_AUTH=user:password[,user2:password2], which Flower itself reads.

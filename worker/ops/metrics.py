@@ -65,7 +65,7 @@ from worker.ops.stats import PARKED_REASONS, Snapshot, StatsReader
 log = logging.getLogger("rtq.metrics")
 
 # Every outcome is exported from the start (at 0), so rate() sees its first increment.
-OUTCOMES = ("succeeded", "skipped", "superseded", "deferred", "dead")
+OUTCOMES = ("succeeded", "skipped", "superseded", "deferred", "dead", "expired")
 # The endpoints jobs wait for, and the budgets rtq keeps per account ("day": the 24-hour cap).
 ENDPOINTS = ("retweet", "undo")
 BUDGETS = (*ENDPOINTS, "day")

@@ -3,6 +3,7 @@
 --   {'mismatch', state}    the job id belongs to a different job
 --   {'poison', deliveries, attempts, charged, history}  delivered too often without settling
 --   {'superseded', job}    a newer intent exists for the pair (settled here)
+--   {'expired', deadline}  its deadline (ms) passed before it could start (settled here)
 --   {'busy', holder}       another delivery holds the pair's claim (another job, or another copy
 --                          of this one: a duplicate or a dead worker's delivery, until its lease
 --                          expires)
@@ -42,6 +43,7 @@
 --  17 parked           the due-time store (a job the breaker holds back is parked there)
 --  18 minute_outcomes   this minute's outcome counts (tally.lua)
 --  19 latency           enqueue-to-outcome histogram (tally.lua)
+--  20 deadlines         jobs with a deadline (a job settled here leaves it)
 -- ARGV
 --   1 job_id
 --   2 action
@@ -73,11 +75,12 @@
 local job = KEYS[1]
 -- One read of the record: every redis.call costs Redis more than the field it returns.
 local record = redis.call('HMGET', job, 'state', 'action', 'account_id', 'tweet_id', 'seq',
-  'attempts', 'charged', 'history', 'deliveries', 'due_at', 'created_at_ms')
+  'attempts', 'charged', 'history', 'deliveries', 'due_at', 'created_at_ms', 'expires_at_ms')
 local function count(outcome)
   tally(KEYS[15], KEYS[18], outcome)
-  if outcome == 'skipped' or outcome == 'superseded' then
+  if outcome == 'skipped' or outcome == 'superseded' or outcome == 'expired' then
     tally_latency(KEYS[19], outcome, tonumber(record[11]), tonumber(ARGV[11]))
+    if record[12] then redis.call('ZREM', KEYS[20], ARGV[1]) end
   end
 end
 local state, seq = record[1], record[5]
@@ -94,8 +97,21 @@ if not state then
 elseif record[2] ~= ARGV[2] or record[3] ~= ARGV[3] or record[4] ~= ARGV[4] then
   return {'mismatch', state}
 end
-if state == 'succeeded' or state == 'skipped' or state == 'superseded' or state == 'dead' then
+if state == 'succeeded' or state == 'skipped' or state == 'superseded' or state == 'dead'
+    or state == 'expired' then
   return {'done', state}
+end
+-- Its deadline passed before it could start (expires_at, max_delay, RTQ_JOB_MAX_DELAY, or a raw
+-- message's `expires`): it ends here, without a call, wherever it waited before. A job found
+-- `running` did start in time (this is its redelivery, or this delivery's own retry).
+local deadline = tonumber(record[12])
+if deadline and state ~= 'running' and tonumber(ARGV[11]) >= deadline then
+  redis.call('HSET', job, 'state', 'expired', 'reason', 'not started by its deadline',
+    'updated_at', ARGV[5])
+  redis.call('HDEL', job, 'deliveries', 'due_at', 'due_at_ms', 'detail')
+  redis.call('EXPIRE', job, ARGV[7])
+  count('expired')
+  return {'expired', tostring(deadline)}
 end
 local latest = redis.call('HGET', KEYS[2], 'job')
 if latest and latest ~= ARGV[1] then

@@ -7,11 +7,14 @@
 -- leave the fast lane's order.)
 -- A job of ours that entered the fast lane gives its place back to its account's share
 -- (worker/domain/lanes.py), once: a redelivered copy finds the mark gone.
+-- A raw message's deadline (its Celery `expires` header, or RTQ_JOB_MAX_DELAY from now) is
+-- recorded with it, so that it expires wherever it waits later (worker/domain/deadlines.py).
 -- KEYS
 --   1 job             the job's status record
 --   2 intent          the pair's latest intent
 --   3 seq             the intent sequence counter
 --   4 lane_count      the account's fast-lane count
+--   5 deadlines       jobs with a deadline
 -- ARGV
 --   1 job_id
 --   2 action
@@ -20,6 +23,7 @@
 --   5 now_iso
 --   6 job_ttl         seconds
 --   7 job_key_prefix
+--   8 expires_ms      a raw message's deadline ('' for none; ignored for a job of ours)
 local job = KEYS[1]
 if redis.call('EXISTS', job) == 1 then
   redis.call('HSETNX', job, 'delivered', '1')
@@ -45,4 +49,8 @@ redis.call('HSET', job, 'action', ARGV[2], 'account_id', ARGV[3], 'tweet_id', AR
   'state', 'queued', 'attempts', 0, 'charged', 0, 'seq', seq, 'delivered', '1',
   'created_at', ARGV[5], 'updated_at', ARGV[5])
 redis.call('EXPIRE', job, ARGV[6])
+if ARGV[8] ~= '' then
+  redis.call('HSET', job, 'expires_at_ms', ARGV[8])
+  redis.call('ZADD', KEYS[5], ARGV[8], ARGV[1])
+end
 return 1

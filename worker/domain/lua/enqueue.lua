@@ -20,6 +20,7 @@
 --   7 dlq_entries
 --   8 groups
 --   9 overflow_lane     the queue's overflow lane
+--  10 deadlines         jobs with a deadline, by it (the mover expires those not started)
 -- ARGV (shared by the batch)
 --   1 now_iso
 --   2 now_ms
@@ -48,6 +49,8 @@
 --                       together at the end, as Celery publishes buffered events
 --  10 pair              jobs enqueued together as one request (a retweet and its undo-after)
 --                       share one, so they do not cancel each other ('' for a job on its own)
+--  11 expires_ms        the job's deadline: not started by then, it ends `expired` ('' for
+--                       none)
 -- Returns one result per job, in order: its intent sequence number, or the error's name
 -- ('unknown_account', 'no_such_entry').
 -- The script runs atomically, so what no job of the batch changes is read once per batch
@@ -57,9 +60,10 @@
 -- A scheduled job waits in the parking lot and in its pair's scheduled set; it becomes the
 -- latest intent only when due (move_due.lua). Any intent enqueued for the pair meanwhile,
 -- scheduled or not (but not of the same pair token), cancels it: the latest intent wins.
-local GROUP = 10
+local GROUP = 11
 local accounts, seq_key, queue, parked, parked_msg = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local dlq_index, dlq_entries, groups, overflow = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local deadlines = KEYS[10]
 local now_iso, now_ms, now = ARGV[1], ARGV[2], tonumber(ARGV[2])
 local prefix = ARGV[3]
 local default_limit, default_window = ARGV[4], ARGV[5]
@@ -115,6 +119,7 @@ local function supersede(old_id, by_id)
     redis.call('HSET', old, 'state', 'superseded', 'reason', 'superseded by job ' .. by_id,
       'updated_at', now_iso)
     redis.call('HDEL', old, 'due_at', 'due_at_ms', 'scheduled')
+    redis.call('ZREM', deadlines, old_id)
   end
 end
 
@@ -179,7 +184,7 @@ local function enqueue_one(base)
     ARGV[base + 3]
   local message, ttl, entry, due = ARGV[base + 4], ARGV[base + 5], ARGV[base + 6],
     ARGV[base + 7]
-  local batch = ARGV[base + 9]
+  local batch, expires = ARGV[base + 9], ARGV[base + 10]
   -- Checks first: a refused job writes nothing.
   if not any_account and not has_account(account) then
     return 'unknown_account'
@@ -209,6 +214,11 @@ local function enqueue_one(base)
   redis.call('HSET', job, 'action', action, 'account_id', account, 'tweet_id', tweet,
     'state', 'queued', 'seq', seq, 'created_at_ms', now_ms)
   redis.call('EXPIRE', job, ttl)
+  if expires ~= '' then
+    -- Only jobs with a deadline pay for it: a record field and one member here.
+    redis.call('HSET', job, 'expires_at_ms', expires)
+    redis.call('ZADD', deadlines, expires, job_id)
+  end
   if due ~= '' then
     redis.call('ZADD', parked, due, job_id)
     redis.call('ZADD', prefix .. 'age:scheduled', due, job_id)

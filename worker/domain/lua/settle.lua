@@ -26,6 +26,7 @@
 --  19 breaker_previous    the window before's
 --  20 minute_outcomes     this minute's outcome counts (tally.lua)
 --  21 latency             enqueue-to-outcome histogram (tally.lua)
+--  22 deadlines           jobs with a deadline (a finished job leaves it)
 -- ARGV
 --   1 job_id
 --   2 state
@@ -98,6 +99,7 @@ tally(KEYS[8], KEYS[20], ARGV[2])
 if ARGV[2] == 'succeeded' or ARGV[2] == 'dead' then
   tally_latency(KEYS[21], ARGV[2], tonumber(redis.call('HGET', job, 'created_at_ms')),
     tonumber(ARGV[15]))
+  redis.call('ZREM', KEYS[22], ARGV[1])
 end
 if ARGV[20] ~= '' then
   redis.call('HINCRBY', KEYS[9], ARGV[20], 1)

@@ -38,6 +38,7 @@ class BeginInput:
     parked: Key
     minute_outcomes: Key
     latency: Key
+    deadlines: Key
     job_id: str
     action: str
     account_id: str
@@ -93,7 +94,7 @@ def begin_call(context: BeginContext, job: Job, *, token: str, now_iso: str, now
         groups=keys.groups, parked_messages=keys.parked_messages, held=keys.held(account),
         accounts=keys.accounts, outcomes=keys.outcomes, breaker=keys.breaker,
         parked=keys.parked, minute_outcomes=keys.minute_outcomes(now_ms // 60_000),
-        latency=keys.latency,
+        latency=keys.latency, deadlines=keys.deadlines,
         job_id=job.job_id, action=job.action, account_id=account, tweet_id=tweet,
         now_iso=now_iso, lease_ms=context.lease_ms, job_ttl=context.job_ttl,
         max_deliveries=context.max_deliveries, worker=context.worker, claim_token=token,
@@ -136,6 +137,13 @@ class Superseded:
     """A newer intent exists for the pair (settled by the script)."""
 
     by_job: str
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """Its deadline (`deadline_ms`) passed before it could start (settled by the script)."""
+
+    deadline_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +207,7 @@ class Go:
 
 
 Verdict = (Done | Mismatch | Poison | Superseded | Busy | Skipped | Held | AppHeld
-           | PausedByOperator | Paused | Wait | Go)
+           | PausedByOperator | Paused | Wait | Go | Expired)
 
 
 def parse_verdict(reply: list[str], token: str) -> Verdict:
@@ -225,6 +233,8 @@ def parse_verdict(reply: list[str], token: str) -> Verdict:
         return PausedByOperator(reply[1])
     if kind == "breaker":
         return Paused(int(reply[1]))
+    if kind == "expired":
+        return Expired(int(reply[1]))
     if kind == "mismatch":
         return Mismatch(reply[1])
     if kind == "poison":
@@ -234,7 +244,8 @@ def parse_verdict(reply: list[str], token: str) -> Verdict:
 
 VERDICTS = {"done": Done, "mismatch": Mismatch, "poison": Poison, "superseded": Superseded,
             "busy": Busy, "skipped": Skipped, "held": Held, "app_held": AppHeld,
-            "paused": PausedByOperator, "breaker": Paused, "wait": Wait, "go": Go}
+            "paused": PausedByOperator, "breaker": Paused, "wait": Wait, "go": Go,
+            "expired": Expired}
 
 
 def _progress(fields: list[str], token: str) -> Progress:

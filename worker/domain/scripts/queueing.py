@@ -24,6 +24,7 @@ class EnqueueInput:
     dlq_entries: Key
     groups: Key
     overflow_lane: Key
+    deadlines: Key
     now_iso: str
     now_ms: int
     key_prefix: str
@@ -50,6 +51,7 @@ class EnqueueJob:
     due_ms: int | None
     sent_event: str
     pair: str | None
+    expires_ms: int | None
 
 
 ENQUEUE_REFUSALS = ("unknown_account", "no_such_entry")
@@ -70,6 +72,7 @@ class DeliverInput:
     intent: Key
     seq: Key
     lane_count: Key
+    deadlines: Key
     job_id: str
     action: str
     account_id: str
@@ -77,6 +80,7 @@ class DeliverInput:
     now_iso: str
     job_ttl: int
     job_key_prefix: str
+    expires_ms: int | None
 
 
 @dataclass(slots=True)
@@ -160,6 +164,30 @@ def count(reply: object) -> int:
     if not isinstance(reply, int | str | bytes):
         raise ValueError(f"expected a count, got {reply!r:.80}")
     return int(reply)
+
+
+@dataclass(slots=True)
+class ExpireInput:
+    """expire.lua: end the jobs whose deadline has passed before they started (the mover), or
+    one job Celery dropped as expired."""
+
+    deadlines: Key
+    parked: Key
+    parked_messages: Key
+    outcomes: Key
+    minute_outcomes: Key
+    latency: Key
+    now_ms: int
+    batch_limit: int
+    key_prefix: str
+    now_iso: str
+    job_ttl: int
+    recheck_ms: int
+    job_id: str | None
+    reason: str
+    action: str | None
+    account_id: str | None
+    tweet_id: str | None
 
 
 @dataclass(slots=True)

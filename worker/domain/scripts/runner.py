@@ -27,7 +27,7 @@ _SCRIPT_RETRY = Retry(EqualJitterBackoff(cap=1.0, base=0.1), retries=10)
 _PRELUDES: dict[str, tuple[str, ...]] = {
     "enqueue": ("lanes",), "move_due": ("lanes",), "release": ("lanes",),
     "release_held": ("lanes",), "release_app": ("lanes",), "settle": ("observe", "tally"),
-    "begin": ("tally",),
+    "begin": ("tally",), "expire": ("tally",),
 }
 
 
@@ -64,6 +64,7 @@ class Scripts:
         self.release_app: Script = client.register_script(_source("release_app"))
         self.resume: Script = client.register_script(_source("resume"))
         self.trim_dlq: Script = client.register_script(_source("trim_dlq"))
+        self.expire: Script = client.register_script(_source("expire"))
 
 
 class PackedScript:

@@ -48,6 +48,7 @@ class SettleInput:
     breaker_previous: Key
     minute_outcomes: Key
     latency: Key
+    deadlines: Key
     job_id: str
     state: str
     now_iso: str
@@ -134,7 +135,8 @@ class SettleContext:
             "dlq_index": keys.dlq_index, "dlq_entries": keys.dlq_entries,
             "outcomes": keys.outcomes, "call_statuses": keys.call_statuses,
             "groups": keys.groups, "app_holds": keys.app_holds, "breaker": keys.breaker,
-            "latency": keys.latency, "app_key_prefix": keys.app(""),
+            "latency": keys.latency, "deadlines": keys.deadlines,
+            "app_key_prefix": keys.app(""),
             "known_ttl": known_ttl, "job_ttl": job_ttl, "rate_window": rate_window,
             "breaker_threshold": repr(breaker.threshold),
             "breaker_min_calls": breaker.min_calls, "breaker_window_ms": breaker.window * 1000,
