@@ -144,6 +144,9 @@ async def post_jobs(request: web.Request) -> web.Response:
         return problem(422, "Invalid Job", f"{first['field']}: {first['reason']}", errors=errors)
     state = request.app[_STATE]
     producer: Producer = state["producer"]
+    # Deadlines fixed now, so that the answer names the ones the jobs are enqueued with.
+    now = clock.now()
+    requests = [job.with_deadline_from(now, state["max_delay"]) for job in requests]
     try:
         ids = await asyncio.to_thread(producer.enqueue_many, requests)
     except InvalidJob as exc:
@@ -151,14 +154,11 @@ async def post_jobs(request: web.Request) -> web.Response:
         return problem(422, "Invalid Job", str(exc),
                        errors=[{"field": _field(exc), "reason": exc.reason}],
                        enqueued=list(exc.enqueued))
-    now = clock.now()
-    max_delay = state["max_delay"]
-    jobs = []
-    for job_id, job in zip(ids, requests, strict=True):
-        deadline = job.deadline(now, max_delay)
-        jobs.append({"job_id": job_id, "action": job.action, "account_id": job.account_id,
-                     "tweet_id": job.tweet_id, "due_at": clock.iso(job.at) if job.at else None,
-                     "expires_at": clock.iso(deadline) if deadline is not None else None})
+    jobs = [{"job_id": job_id, "action": job.action, "account_id": job.account_id,
+             "tweet_id": job.tweet_id, "due_at": clock.iso(job.at) if job.at else None,
+             "expires_at": (clock.iso_ms(clock.ms(job.expires_at)) if job.expires_at is not None
+                            else None)}
+            for job_id, job in zip(ids, requests, strict=True)]
     return web.json_response({"jobs": jobs}, status=202)
 
 

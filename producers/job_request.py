@@ -104,6 +104,12 @@ class JobRequest:
             return None
         return (self.at if self.at is not None else now) + delay
 
+    def with_deadline_from(self, now: float, default_delay: int | None = None) -> JobRequest:
+        """This job with its deadline fixed as of `now` (an `expires_at`), so that a caller
+        can tell its client the deadline the job is enqueued with."""
+        deadline = self.deadline(now, default_delay)
+        return self if deadline is None else replace(self, expires_at=deadline, max_delay=None)
+
     def as_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"action": self.action, "account_id": self.account_id,
                                   "tweet_id": self.tweet_id}

@@ -110,15 +110,16 @@ class Rtq:
         )
 
     def send_task(self, name: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None,
-                  task_id: str | None = None) -> str:
-        """Publish like any Celery client that does not import our code."""
+                  task_id: str | None = None, expires: Any = None) -> str:
+        """Publish like any Celery client that does not import our code (`expires`: Celery's
+        own option, a datetime or seconds)."""
         from celery import Celery
 
         app = Celery("foreign", broker=self.settings.redis_url)
         app.conf.task_serializer = "json"
         try:
             result = app.send_task(name, args=args, kwargs=kwargs or {}, queue=QUEUE,
-                                   task_id=task_id)
+                                   task_id=task_id, expires=expires)
         finally:
             app.close()
         return str(result.id)

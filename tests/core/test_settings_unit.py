@@ -288,3 +288,17 @@ def test_a_trailing_comma_in_the_secret_key_list_is_ignored() -> None:
     """`KEY1,` is one key: empty items between commas are skipped, not rejected."""
     settings = Settings.from_env({"RTQ_SECRET_KEY": f"{KEY_1},"})
     assert settings.secret_keys == (KEY_1,)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("", None), ("off", None), ("900", 900), ("15m", 900), ("1h30m", 5400), ("2d", 172800),
+])
+def test_rtq_job_max_delay_is_off_by_default_or_a_duration(raw, expected):
+    """RTQ_JOB_MAX_DELAY: unset or `off` gives jobs no deadline; else seconds or 15m, 2h..."""
+    assert Settings.from_env({"RTQ_JOB_MAX_DELAY": raw}).job_max_delay == expected
+
+
+@pytest.mark.parametrize("raw", ["soon", "-5", "15 minutes", "0s", "1.5h"])
+def test_a_bad_rtq_job_max_delay_names_the_variable(raw):
+    with pytest.raises(SettingsError, match=r"^RTQ_JOB_MAX_DELAY: "):
+        Settings.from_env({"RTQ_JOB_MAX_DELAY": raw})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -143,3 +145,68 @@ def test_job_requests_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         request.tweet_id = "not-validated"  # type: ignore[misc]
     assert request.tweet_id == "2"
+
+
+# -- deadlines ------------------------------------------------------------------------------
+
+def _in(seconds: float) -> str:
+    return datetime.fromtimestamp(time.time() + seconds, UTC).isoformat()
+
+
+def test_a_deadline_is_an_expires_at_time_or_a_max_delay_after_the_job_is_due():
+    """expires_at is kept as given; max_delay counts from the due time (now, or `at`)."""
+    soon = JobRequest.create("retweet", "1", "2", expires_at=_in(60))
+    assert soon.expires_at is not None and 59 < soon.expires_at - time.time() <= 60
+    assert soon.deadline(now=0.0, default_delay=5) == soon.expires_at
+    late = JobRequest.from_record({"action": "undo", "account_id": "1", "tweet_id": "2",
+                                   "at": _in(3600), "max_delay": "15m"})[0]
+    assert late.max_delay == 900 and late.at is not None
+    assert late.deadline(now=0.0) == late.at + 900
+    assert JobRequest.create("retweet", "1", "2", max_delay=30).deadline(now=100.0) == 130.0
+
+
+def test_without_a_deadline_the_default_applies_or_none():
+    """RTQ_JOB_MAX_DELAY (the producer's default_delay) applies to a job without one."""
+    plain = JobRequest.create("retweet", "1", "2")
+    assert plain.deadline(now=100.0) is None
+    assert plain.deadline(now=100.0, default_delay=60) == 160.0
+
+
+def test_a_boosts_undo_keeps_max_delay_but_not_expires_at():
+    """A deadline before the undo is due would only expire it."""
+    retweet, undo = JobRequest.create("retweet", "1", "2", expires_at=_in(60)).with_undo_after(
+        "1h")
+    assert retweet.expires_at is not None and undo.expires_at is None
+    retweet, undo = JobRequest.create("retweet", "1", "2", max_delay="5m").with_undo_after("1h")
+    assert retweet.max_delay == undo.max_delay == 300
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "reason"),
+    [
+        ({"expires_at": _in(60), "max_delay": "5m"}, "max_delay", "not both"),
+        ({"expires_at": _in(-60)}, "expires_at", "already past"),
+        ({"expires_at": "tomorrow"}, "expires_at", "ISO-8601"),
+        ({"expires_at": "2030-01-01T00:00:00"}, "expires_at", "offset"),
+        ({"expires_at": 1700000000}, "expires_at", "ISO-8601 time string"),
+        ({"expires_at": _in(400 * 86400)}, "expires_at", "at most 366 days"),
+        ({"at": _in(600), "expires_at": _in(300)}, "expires_at", "must be after at"),
+        ({"max_delay": "soon"}, "max_delay", "expected a duration"),
+        ({"max_delay": 0}, "max_delay", "must be positive"),
+        ({"max_delay": "400d"}, "max_delay", "at most 366 days"),
+    ],
+)
+def test_a_bad_deadline_is_refused_naming_its_field(fields, field, reason):
+    """Both, a past or unreadable time, a deadline before `at`, a bad duration: InvalidJob
+    names the field and says why."""
+    record = {"action": "retweet", "account_id": "1", "tweet_id": "2", **fields}
+    with pytest.raises(InvalidJob) as caught:
+        JobRequest.from_record(record)
+    assert caught.value.field == field and reason in caught.value.reason
+
+
+def test_as_record_keeps_the_deadline():
+    """What `rtq dlq export` / the benches write reads back with the same deadline."""
+    request = JobRequest.create("retweet", "1", "2", max_delay="10m")
+    assert request.as_record()["max_delay"] == 600
+    assert JobRequest.from_record(request.as_record())[0].max_delay == 600

@@ -58,7 +58,11 @@ local function expire(job_id)
     where = 'waiting for its rate window'
   end
   if redis.call('ZREM', KEYS[2], job_id) == 1 then
-    if r[7] == '1' then where = 'scheduled' elseif not r[6] then where = 'parked for a retry' end
+    if r[7] == '1' then
+      where = 'scheduled'
+    else
+      where = 'parked for a retry' .. (r[6] and (' (' .. r[6] .. ')') or '')
+    end
   end
   if r[2] and r[3] then redis.call('ZREM', prefix .. 'scheduled:' .. r[2] .. ':' .. r[3], job_id) end
   redis.call('HDEL', KEYS[3], job_id)
