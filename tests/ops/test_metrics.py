@@ -137,6 +137,29 @@ def test_metrics_show_jobs_waiting_for_a_rate_window(exporter: Exporter, rtq: Rt
     assert value(samples, "rtq_budget_limit", account=a, endpoint="retweet") == 1
 
 
+def test_metrics_count_expired_jobs_apart_from_dead_letters(exporter: Exporter, rtq: Rtq,
+                                                            worker: WorkerProcess) -> None:
+    """A job that waits for a rate window past its 1 s deadline is counted `expired`, in
+    rtq_jobs_total and the latency histogram, and never as a dead letter."""
+    account = rtq.add_account()
+    a = account.account_id
+    rtq.admin.configure(user_rate_limits={a: 1})
+    rtq.accounts.set_rate_limit(a, (1, 900))
+    rtq.wait_terminal(rtq.producer.enqueue("retweet", a, "1"))
+    before = exporter.scrape()
+    assert value(before, "rtq_jobs_total", outcome="expired") == 0
+    expired = rtq.producer.enqueue("retweet", a, "2", max_delay=1)
+    rtq.wait_state(expired, "expired", timeout=10)
+    samples = exporter.scrape()
+    assert value(samples, "rtq_jobs_total", outcome="expired") == 1
+    assert value(samples, "rtq_job_latency_seconds_count", outcome="expired") == 1
+    total = value(samples, "rtq_job_latency_seconds_sum", outcome="expired")
+    assert total is not None and 1 <= total < 3
+    assert value(samples, "rtq_dead_letters", reason="retries_exhausted") == 0
+    assert sum(v for (name, _), v in samples.items() if name == "rtq_dead_letters") == 0
+    assert value(samples, "rtq_jobs_parked", reason="rate_window") == 0
+
+
 def test_metrics_show_a_job_running_while_its_call_is_in_flight(
     exporter: Exporter, rtq: Rtq, worker: WorkerProcess
 ) -> None:
