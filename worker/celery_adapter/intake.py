@@ -79,11 +79,13 @@ def delivery_call(message: dict[str, Any]) -> tuple[list[str], list[Any]] | None
     except (InvalidId, ValueError, TypeError, KeyError, AttributeError):
         return None
     keys, _, ttl = _context()
+    now = clock.now()
     call = call_of(DeliverInput(
         job=keys.job(job_id), intent=keys.intent(account_id, tweet_id), seq=keys.seq,
-        lane_count=keys.lane_count(account_id), job_id=job_id, action=action,
-        account_id=account_id, tweet_id=tweet_id, now_iso=clock.now_iso(), job_ttl=ttl,
-        job_key_prefix=keys.job("")))
+        lane_count=keys.lane_count(account_id), account_jobs=keys.account_jobs(account_id),
+        job_id=job_id, action=action, account_id=account_id, tweet_id=tweet_id,
+        now_iso=clock.iso(now), job_ttl=ttl, job_key_prefix=keys.job(""),
+        now_ms=clock.ms(now)))
     return call.keys, list(call.args)
 
 

@@ -1,3 +1,5 @@
+-- (tally and tally_latency come from tally.lua, index_job and index_expire from index.lua, which
+-- worker/domain/scripts/runner.py puts in front of this script.)
 -- Decide, atomically, whether a delivered job may call X. Returns {verdict, ...}:
 --   {'done', state}        already terminal (a duplicate delivery): nothing to do
 --   {'mismatch', state}    the job id belongs to a different job
@@ -42,6 +44,7 @@
 --  17 parked           the due-time store (a job the breaker holds back is parked there)
 --  18 minute_outcomes   this minute's outcome counts (tally.lua)
 --  19 latency           enqueue-to-outcome histogram (tally.lua)
+--  20 account_jobs      the account's job index (a raw message joins it here)
 -- ARGV
 --   1 job_id
 --   2 action
@@ -90,6 +93,8 @@ if not state then
     'state', 'queued', 'attempts', 0, 'charged', 0, 'seq', seq,
     'created_at', ARGV[5], 'updated_at', ARGV[5])
   redis.call('EXPIRE', job, ARGV[7])
+  index_job(KEYS[20], ARGV[1], tonumber(ARGV[11]), ARGV[7])
+  index_expire(KEYS[20], ARGV[7])
   state = 'queued'
 elseif record[2] ~= ARGV[2] or record[3] ~= ARGV[3] or record[4] ~= ARGV[4] then
   return {'mismatch', state}

@@ -1,3 +1,5 @@
+-- (index_job and index_expire come from index.lua, which worker/domain/scripts/runner.py puts in
+-- front of this script.)
 -- Note a message as it leaves the queue (run by the worker's main process right after BRPOP).
 -- The fast lane is FIFO: when a message is taken, every message accepted before it has been
 -- taken already and every message still there was accepted after it. So a message no producer
@@ -12,6 +14,7 @@
 --   2 intent          the pair's latest intent
 --   3 seq             the intent sequence counter
 --   4 lane_count      the account's fast-lane count
+--   5 account_jobs    the account's job index (a raw message joins it here)
 -- ARGV
 --   1 job_id
 --   2 action
@@ -20,6 +23,7 @@
 --   5 now_iso
 --   6 job_ttl         seconds
 --   7 job_key_prefix
+--   8 now_ms
 local job = KEYS[1]
 if redis.call('EXISTS', job) == 1 then
   redis.call('HSETNX', job, 'delivered', '1')
@@ -45,4 +49,6 @@ redis.call('HSET', job, 'action', ARGV[2], 'account_id', ARGV[3], 'tweet_id', AR
   'state', 'queued', 'attempts', 0, 'charged', 0, 'seq', seq, 'delivered', '1',
   'created_at', ARGV[5], 'updated_at', ARGV[5])
 redis.call('EXPIRE', job, ARGV[6])
+index_job(KEYS[5], ARGV[1], tonumber(ARGV[8]), ARGV[6])
+index_expire(KEYS[5], ARGV[6])
 return 1

@@ -70,6 +70,7 @@ class DeliverInput:
     intent: Key
     seq: Key
     lane_count: Key
+    account_jobs: Key
     job_id: str
     action: str
     account_id: str
@@ -77,6 +78,7 @@ class DeliverInput:
     now_iso: str
     job_ttl: int
     job_key_prefix: str
+    now_ms: int
 
 
 @dataclass(slots=True)
