@@ -87,7 +87,8 @@ def test_a_read_only_token_reads_and_is_refused_every_write(rtq: Rtq, api: str) 
     rtq.wait_terminal(job_id)
     read_only = {"Authorization": f"Bearer {READ_ONLY_TOKEN}"}
     assert requests.get(f"{api}/v1/jobs/{job_id}", headers=read_only, timeout=5).ok
-    (entry,) = requests.get(f"{api}/v1/dlq", headers=read_only, timeout=5).json()["entries"]
+    entries = requests.get(f"{api}/v1/dlq", headers=read_only, timeout=5).json()["entries"]
+    (entry,) = [e for e in entries if e["job_id"] == job_id]
     refused = [_post(api, {"action": "retweet", "account_id": account.account_id,
                            "tweet_id": "46"}, READ_ONLY_TOKEN),
                requests.post(f"{api}/v1/dlq/{entry['id']}/replay?force=true",
