@@ -1,8 +1,9 @@
 """The aiohttp application of `rtq api`: the route table (producers/api/document.py) behind
 two middlewares. `_errors` turns every failure into an RFC 7807 problem document; `_guard`
 checks the bearer token (RTQ_API_TOKENS, compared in constant time: worker/core/logins.py),
-refuses a read-only token on every route that writes (403), and a query parameter the route
-does not take (400, naming it: a misspelt filter must never widen a purge)."""
+refuses a read-only token on every route that writes (403), and, on the routes that take
+query parameters, one they do not take (400, naming it: a misspelt filter must never widen a
+purge)."""
 
 from __future__ import annotations
 
@@ -107,7 +108,9 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if login.read_only and route.writes:
         return problem(403, "Forbidden", f"this token is read-only (ro:); {request.method} "
                        f"{route.path} changes something and needs a full-access token")
-    unknown = sorted(set(request.query) - route.query_names)
+    # Only routes that take parameters check them (a misspelt filter must not widen a
+    # selection); the others ignore a query string, as they always did.
+    unknown = sorted(set(request.query) - route.query_names) if route.query_names else []
     if unknown:
         raise invalid(unknown[0], f"not a parameter of {route.method} {route.path}")
     return await handler(request)

@@ -2,8 +2,9 @@
 cannot exist undescribed (served at /openapi.json, checked by schemathesis).
 
 A new control group is one module with its handlers and `ROUTES` (and `SCHEMAS`, if it has
-its own), added to GROUPS. Every operation gets the failures every route shares: 400 for a
-parameter it does not take, 401 and 503 unless public, 403 when it writes.
+its own), added to GROUPS. Every operation gets the failures every route shares: 401 and 503
+unless public, 403 when it writes, and 400 for a parameter it does not take (on the routes
+that take any).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def build(table: tuple[Route, ...]) -> dict[str, Any]:
             operation["security"] = []
         else:
             for status, response in _SHARED.items():
-                responses.setdefault(status, response)
+                if status != "400" or route.query_names:
+                    responses.setdefault(status, response)
             if route.writes:
                 responses.setdefault("403", _READ_ONLY)
         method = route.method.lower()

@@ -200,8 +200,8 @@ def test_show_purge_and_export_dead_letters_over_http(rtq: Rtq, api: str) -> Non
     assert len(exported.text.splitlines()) == 4 and junk.id not in exported.text
     only_a = client.get("/v1/dlq/export", account=a, limit=1).text
     assert only_a == rtq.cli("dlq", "export", "-", "--account", a, "--limit", "1").stdout
-    assert [json.loads(line) for line in only_a.splitlines()] == [
-        {"action": "retweet", "account_id": a, "tweet_id": "1"}]
+    (line,) = [json.loads(line) for line in only_a.splitlines()]
+    assert line in ({"action": "retweet", "account_id": a, "tweet_id": t} for t in ("1", "2"))
 
     nothing = problem_of(client.post("/v1/dlq/purge"), 400)
     assert fields_of(nothing) == ["all"]
@@ -218,7 +218,7 @@ def test_show_purge_and_export_dead_letters_over_http(rtq: Rtq, api: str) -> Non
         "entry_id": b_entries[0].id, "purged": 1}
     assert fields_of(problem_of(client.delete(f"/v1/dlq/{b_entries[0].id}"), 404)) == [
         "entry_id"]
-    assert [e.id for e in rtq.dead_letters.list()] == [b_entries[1].id, junk.id]
+    assert {e.id for e in rtq.dead_letters.list()} == {b_entries[1].id, junk.id}
     assert client.post("/v1/dlq/purge", all="true").json() == {"purged": 2}
     assert rtq.dead_letters.count() == 0
     assert audited(rtq) == [("dlq.purge", ACTOR, "dlq all", 2),
