@@ -134,8 +134,11 @@ def query_bool(request: web.Request, name: str) -> bool:
     text = request.query.get(name)
     if text is None:
         return False
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
+    # 1/yes and 0/no as well: the first API took them, and its clients may still send them.
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
     raise invalid(name, f"expected true or false, got {text!r}")
 
 
