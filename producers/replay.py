@@ -3,6 +3,7 @@ its pair); the entry is removed in the same atomic step, only once the new job i
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from producers.errors import InvalidJob
@@ -15,6 +16,14 @@ from worker.domain.dlq import NOT_REPLAYABLE, PERMANENT, DeadLetter, DeadLetters
 class Replayed:
     entry_id: str
     job_id: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An entry a replay left where it was, and why (the InvalidJob's words)."""
+
+    entry_id: str
+    reason: str
 
 
 def replayable(entry: DeadLetter, *, force: bool = False) -> JobRequest:
@@ -51,3 +60,15 @@ def replay_one(producer: Producer, entry: DeadLetter, *, force: bool = False) ->
         job_id = producer.enqueue_many([request], replaces=[entry.id],
                                        require_account=False)[0]
     return Replayed(entry.id, job_id)
+
+
+def replay_each(producer: Producer, entries: Iterable[DeadLetter], *, force: bool = False
+                ) -> Iterator[Replayed | Refused]:
+    """Replay `entries` one by one (`rtq dlq replay`, the console's and the API's replay of a
+    selection): an entry refused is reported and the others go on. A generator, so a caller
+    can pace the replay or report each one as it happens."""
+    for entry in entries:
+        try:
+            yield replay_one(producer, entry, force=force)
+        except InvalidJob as exc:
+            yield Refused(entry.id, str(exc))

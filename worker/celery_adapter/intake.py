@@ -92,9 +92,10 @@ def delivery_call(message: dict[str, Any]) -> tuple[list[str], list[Any]] | None
         ttl = max(ttl, (expires_ms - clock.ms(now)) // 1000 + 60)
     call = call_of(DeliverInput(
         job=keys.job(job_id), intent=keys.intent(account_id, tweet_id), seq=keys.seq,
-        lane_count=keys.lane_count(account_id), deadlines=keys.deadlines, job_id=job_id,
-        action=action, account_id=account_id, tweet_id=tweet_id, now_iso=clock.iso(now),
-        job_ttl=ttl, job_key_prefix=keys.job(""), expires_ms=expires_ms))
+        lane_count=keys.lane_count(account_id), account_jobs=keys.account_jobs(account_id),
+        deadlines=keys.deadlines, job_id=job_id, action=action, account_id=account_id,
+        tweet_id=tweet_id, now_iso=clock.iso(now), job_ttl=ttl, job_key_prefix=keys.job(""),
+        now_ms=clock.ms(now), expires_ms=expires_ms))
     return call.keys, list(call.args)
 
 

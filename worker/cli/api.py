@@ -15,9 +15,10 @@ from worker.cli.common import Context, fail, handle_errors, pass_context
 @pass_context
 @handle_errors
 def api_command(ctx: Context, host: str, port: int) -> None:
-    """Serve the HTTP producer (POST /v1/jobs, GET /v1/jobs/{id}, /v1/dlq, /healthz,
-    /openapi.json). Bearer tokens come from RTQ_API_TOKENS (comma-separated, `ro:TOKEN` for a
-    read-only one), never argv."""
+    """Serve the HTTP API: jobs (POST /v1/jobs, GET /v1/jobs/{id}) and the operator controls
+    (dead letters, pauses, accounts and apps, stats, audit; /openapi.json lists them).
+    Bearer tokens come from RTQ_API_TOKENS (comma-separated, `ro:TOKEN` for a read-only
+    one), never argv."""
     # Imported here: aiohttp takes a noticeable share of every other command's start-up.
     from aiohttp import web
 

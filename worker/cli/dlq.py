@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 import click
 
-from producers.errors import InvalidJob
-from producers.replay import bulk_selection, replay_one
+from producers.replay import Refused, bulk_selection, replay_each
 from worker.cli.common import (
     Context,
     emit_json,
@@ -23,8 +22,7 @@ from worker.cli.common import (
     print_table,
     progress,
 )
-from worker.core.ids import InvalidId, parse_account_id
-from worker.domain.dlq import REASONS, DeadLetter, Filter, parse_since
+from worker.domain.dlq import REASONS, BadFilter, DeadLetter, Filter, parse_filter
 from worker.ops.audit import describe_filter, describe_ids
 
 
@@ -48,14 +46,10 @@ def filters(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _where(reason: str | None, account_id: str | None, since: str | None) -> Filter:
     try:
-        account = parse_account_id(account_id) if account_id is not None else None
-    except InvalidId as exc:
-        fail(f"account: {exc}", code=2)
-    try:
-        moment = parse_since(since) if since is not None else None
-    except ValueError as exc:
-        fail(f"since: {exc}", code=2)
-    return Filter(reason=reason, account_id=account, since=moment)
+        return parse_filter(reason, account_id, since)
+    except BadFilter as exc:
+        fail(str(exc), code=2)
+        raise AssertionError("unreachable") from None
 
 
 def _select(ctx: Context, where: Filter, limit: int | None) -> list[DeadLetter]:
@@ -146,20 +140,14 @@ def replay(ctx: Context, entry_ids: tuple[str, ...], replay_all: bool, reason: s
                 entries.append(entry)
     else:
         entries = bulk_selection(ctx.dead_letters, where, limit)
-    next_at = time.monotonic()
     replayed = 0
     with progress(len(entries), "replaying", len(entries) > 100) as advance:
-        for entry in entries:
-            if interval:
-                time.sleep(max(0.0, next_at - time.monotonic()))
-                next_at = max(next_at, time.monotonic()) + interval
-            try:
-                done = replay_one(ctx.producer, entry, force=force)
-            except InvalidJob as exc:
-                click.echo(f"{entry.id}: {exc}", err=True)
+        for result in replay_each(ctx.producer, _paced(entries, interval), force=force):
+            if isinstance(result, Refused):
+                click.echo(f"{result.entry_id}: {result.reason}", err=True)
                 failures += 1
             else:
-                click.echo(done.job_id)
+                click.echo(result.job_id)
                 replayed += 1
             advance(1)
     if replayed or not failures:
@@ -208,9 +196,9 @@ def export(ctx: Context, target: TextIO, reason: str | None, account_id: str | N
     written = skipped = 0
     with progress(len(entries), "exporting", len(entries) > 1000) as advance:
         for entry in entries:
-            if entry.action and entry.account_id and entry.tweet_id:
-                target.write(json.dumps({"action": entry.action, "account_id": entry.account_id,
-                                         "tweet_id": entry.tweet_id}) + "\n")
+            line = entry.job_line()
+            if line is not None:
+                target.write(json.dumps(line) + "\n")
                 written += 1
             else:
                 skipped += 1
@@ -218,6 +206,16 @@ def export(ctx: Context, target: TextIO, reason: str | None, account_id: str | N
     target.flush()
     click.echo(f"exported {written} job(s)"
                + (f", skipped {skipped} without an action and ids" if skipped else ""), err=True)
+
+
+def _paced(entries: list[DeadLetter], interval: float) -> Iterator[DeadLetter]:
+    """The entries, each handed out `interval` seconds after the one before (`--rate`)."""
+    next_at = time.monotonic()
+    for entry in entries:
+        if interval:
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            next_at = max(next_at, time.monotonic()) + interval
+        yield entry
 
 
 def _interval(rate: str | None) -> float:

@@ -28,6 +28,12 @@ class Keys:
         """Hash of non-secret facts about an account (added_at, updated_at, state)."""
         return f"{self.prefix}:account:{account_id}"
 
+    def account_jobs(self, account_id: str) -> str:
+        """Stream of the account's jobs in the order Redis accepted them (field `j`: the job
+        id), written by enqueue.lua and begin.lua (a raw message), trimmed to RTQ_JOB_TTL: the
+        index `rtq jobs --account` and `rtq cancel --account` read instead of scanning."""
+        return f"{self.prefix}:account:{account_id}:jobs"
+
     def job(self, job_id: str) -> str:
         """Hash: the job's status record (expires after RTQ_JOB_TTL)."""
         return f"{self.prefix}:job:{job_id}"

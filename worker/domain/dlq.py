@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from worker.core import clock
+from worker.core.ids import InvalidId, parse_account_id
 from worker.core.keys import Keys
 from worker.domain.scripts import Scripts
 from worker.domain.scripts.contract import call_of
@@ -78,6 +79,13 @@ class DeadLetter:
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), separators=(",", ":"))
 
+    def job_line(self) -> dict[str, str] | None:
+        """The entry as a line `rtq enqueue` reads back (`rtq dlq export`, the API's export);
+        None for an entry without an action and both ids (a malformed message)."""
+        if not (self.action and self.account_id and self.tweet_id):
+            return None
+        return {"action": self.action, "account_id": self.account_id, "tweet_id": self.tweet_id}
+
     @classmethod
     def from_json(cls, raw: str) -> DeadLetter:
         data = json.loads(raw)
@@ -103,6 +111,33 @@ class Filter:
     @property
     def empty(self) -> bool:
         return self.reason is None and self.account_id is None and self.since is None
+
+
+class BadFilter(ValueError):
+    """A filter given by an operator is not valid; `field` names it (reason, account, since,
+    limit) and the message reads `field: reason`."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def parse_filter(reason: str | None = None, account: str | None = None,
+                 since: str | None = None) -> Filter:
+    """The Filter an operator gives as text (the CLI's options, the console's form, the API's
+    query); None means not given, anything else must be valid. Raises BadFilter."""
+    if reason is not None and reason not in REASONS:
+        raise BadFilter("reason", f"not a dead-letter reason: {reason}")
+    try:
+        account_id = parse_account_id(account) if account is not None else None
+    except InvalidId as exc:
+        raise BadFilter("account", str(exc)) from None
+    try:
+        moment = parse_since(since) if since is not None else None
+    except ValueError as exc:
+        raise BadFilter("since", str(exc)) from None
+    return Filter(reason=reason, account_id=account_id, since=moment)
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:

@@ -25,18 +25,28 @@ from worker.domain.scripts.queueing import ResumeInput, count
 ALL = "all"
 
 
+class ScopeError(ValueError):
+    """A pause's scope is not valid; `fields` names the argument(s) (`account`, `tweet`), and
+    the message reads as the CLI's options (`--account: ...`)."""
+
+    def __init__(self, fields: tuple[str, ...], reason: str) -> None:
+        super().__init__(f"{' and '.join(f'--{name}' for name in fields)}: {reason}")
+        self.fields = fields
+        self.reason = reason
+
+
 def scope_of(account_id: str | None = None, tweet_id: str | None = None) -> str:
     """The scope an operator names: everything, an account, or a tweet (one at most); raises
-    ValueError naming the argument."""
+    ScopeError naming the argument."""
     if account_id is not None and tweet_id is not None:
-        raise ValueError("--account and --tweet: give one of them, or neither for everything")
+        raise ScopeError(("account", "tweet"), "give one of them, or neither for everything")
     try:
         if account_id is not None:
             return f"account:{parse_account_id(account_id)}"
         if tweet_id is not None:
             return f"tweet:{parse_tweet_id(tweet_id)}"
     except InvalidId as exc:
-        raise ValueError(f"{'--account' if account_id is not None else '--tweet'}: {exc}") \
+        raise ScopeError(("account" if account_id is not None else "tweet",), str(exc)) \
             from None
     return ALL
 

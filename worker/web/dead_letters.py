@@ -8,8 +8,15 @@ from typing import Any
 
 from aiohttp import web
 
-from worker.core.ids import InvalidId, parse_account_id
-from worker.domain.dlq import NOT_REPLAYABLE, PERMANENT, REASONS, DeadLetter, Filter, parse_since
+from worker.domain.dlq import (
+    NOT_REPLAYABLE,
+    PERMANENT,
+    REASONS,
+    BadFilter,
+    DeadLetter,
+    Filter,
+    parse_filter,
+)
 from worker.web.context import can_act, console, in_thread, problem_page, respond
 from worker.web.html import Markup, button_link, fields, join, link, render, table, url
 
@@ -18,33 +25,20 @@ DISPLAY = 500
 MAX_LIMIT = 100_000
 
 
-class BadFilter(ValueError):
-    """A filter the operator typed is not valid; the message names it."""
-
-
 def parse_filters(values: Mapping[str, str]) -> tuple[Filter, int | None, dict[str, str]]:
     """The Filter and limit of `values` (the list's form, or a confirmation's hidden fields),
-    and the filters as given, to carry to the next page."""
+    and the filters as given, to carry to the next page. A form sends empty fields for the
+    filters left blank: those are not given. Raises BadFilter (domain/dlq.py)."""
     given = {name: values.get(name, "").strip() for name in ("reason", "account", "since",
                                                              "limit")}
     given = {name: value for name, value in given.items() if value}
-    reason = given.get("reason")
-    if reason is not None and reason not in REASONS:
-        raise BadFilter(f"reason: not a dead-letter reason: {reason}")
-    try:
-        account = parse_account_id(given["account"]) if "account" in given else None
-    except InvalidId as exc:
-        raise BadFilter(f"account: {exc}") from None
-    try:
-        since = parse_since(given["since"]) if "since" in given else None
-    except ValueError as exc:
-        raise BadFilter(f"since: {exc}") from None
+    where = parse_filter(given.get("reason"), given.get("account"), given.get("since"))
     limit = None
     if "limit" in given:
         if not given["limit"].isdigit() or not 1 <= int(given["limit"]) <= MAX_LIMIT:
-            raise BadFilter(f"limit: a whole number from 1 to {MAX_LIMIT}")
+            raise BadFilter("limit", f"a whole number from 1 to {MAX_LIMIT}")
         limit = int(given["limit"])
-    return Filter(reason=reason, account_id=account, since=since), limit, given
+    return where, limit, given
 
 
 def describe(given: Mapping[str, str]) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from producers.errors import InvalidJob
-from producers.replay import Replayed, bulk_selection, replay_one
-from worker.domain.dlq import PERMANENT, DeadLetter
+from producers.replay import Refused, Replayed, bulk_selection, replay_each, replay_one
+from worker.domain.dlq import PERMANENT, BadFilter, DeadLetter
 from worker.ops.audit import describe_filter
 from worker.web.context import (
     audit,
@@ -21,7 +21,7 @@ from worker.web.context import (
     read_only_page,
     respond,
 )
-from worker.web.dead_letters import BadFilter, describe, entry_fields, parse_filters
+from worker.web.dead_letters import describe, entry_fields, parse_filters
 from worker.web.html import Markup, action_form, link, render, table, url
 
 _FORCE = ('<label class="force"><input type="checkbox" name="force" value="1"> Force: also '
@@ -149,11 +149,12 @@ async def replay_selected(request: web.Request) -> web.Response:
 
     def run() -> tuple[list[Replayed], list[tuple[str, str]]]:
         done, refused = [], []
-        for entry in bulk_selection(state.dead_letters, where, limit):
-            try:
-                done.append(replay_one(state.producer, entry, force=force))
-            except InvalidJob as exc:
-                refused.append((entry.id, str(exc)))
+        for result in replay_each(state.producer, bulk_selection(state.dead_letters, where,
+                                                                 limit), force=force):
+            if isinstance(result, Refused):
+                refused.append((result.entry_id, result.reason))
+            else:
+                done.append(result)
         return done, refused
 
     done, refused = await in_thread(run)

@@ -1,3 +1,5 @@
+-- (tally and tally_latency come from tally.lua, index_job and index_expire from index.lua, which
+-- worker/domain/scripts/runner.py puts in front of this script.)
 -- Decide, atomically, whether a delivered job may call X. Returns {verdict, ...}:
 --   {'done', state}        already terminal (a duplicate delivery): nothing to do
 --   {'mismatch', state}    the job id belongs to a different job
@@ -43,7 +45,8 @@
 --  17 parked           the due-time store (a job the breaker holds back is parked there)
 --  18 minute_outcomes   this minute's outcome counts (tally.lua)
 --  19 latency           enqueue-to-outcome histogram (tally.lua)
---  20 deadlines         jobs with a deadline (a job settled here leaves it)
+--  20 account_jobs      the account's job index (a raw message joins it here)
+--  21 deadlines         jobs with a deadline (a job settled here leaves it)
 -- ARGV
 --   1 job_id
 --   2 action
@@ -80,7 +83,7 @@ local function count(outcome)
   tally(KEYS[15], KEYS[18], outcome)
   if outcome == 'skipped' or outcome == 'superseded' or outcome == 'expired' then
     tally_latency(KEYS[19], outcome, tonumber(record[11]), tonumber(ARGV[11]))
-    if record[12] then redis.call('ZREM', KEYS[20], ARGV[1]) end
+    if record[12] then redis.call('ZREM', KEYS[21], ARGV[1]) end
   end
 end
 local state, seq = record[1], record[5]
@@ -93,6 +96,8 @@ if not state then
     'state', 'queued', 'attempts', 0, 'charged', 0, 'seq', seq,
     'created_at', ARGV[5], 'updated_at', ARGV[5])
   redis.call('EXPIRE', job, ARGV[7])
+  index_job(KEYS[20], ARGV[1], tonumber(ARGV[11]), ARGV[7])
+  index_expire(KEYS[20], ARGV[7])
   state = 'queued'
 elseif record[2] ~= ARGV[2] or record[3] ~= ARGV[3] or record[4] ~= ARGV[4] then
   return {'mismatch', state}

@@ -1,3 +1,5 @@
+-- (index_job and index_expire come from index.lua, which worker/domain/scripts/runner.py puts in
+-- front of this script.)
 -- Note a message as it leaves the queue (run by the worker's main process right after BRPOP).
 -- The fast lane is FIFO: when a message is taken, every message accepted before it has been
 -- taken already and every message still there was accepted after it. So a message no producer
@@ -14,7 +16,8 @@
 --   2 intent          the pair's latest intent
 --   3 seq             the intent sequence counter
 --   4 lane_count      the account's fast-lane count
---   5 deadlines       jobs with a deadline
+--   5 account_jobs    the account's job index (a raw message joins it here)
+--   6 deadlines       jobs with a deadline
 -- ARGV
 --   1 job_id
 --   2 action
@@ -23,7 +26,8 @@
 --   5 now_iso
 --   6 job_ttl         seconds
 --   7 job_key_prefix
---   8 expires_ms      a raw message's deadline ('' for none; ignored for a job of ours)
+--   8 now_ms
+--   9 expires_ms      a raw message's deadline ('' for none; ignored for a job of ours)
 local job = KEYS[1]
 if redis.call('EXISTS', job) == 1 then
   redis.call('HSETNX', job, 'delivered', '1')
@@ -49,8 +53,10 @@ redis.call('HSET', job, 'action', ARGV[2], 'account_id', ARGV[3], 'tweet_id', AR
   'state', 'queued', 'attempts', 0, 'charged', 0, 'seq', seq, 'delivered', '1',
   'created_at', ARGV[5], 'updated_at', ARGV[5])
 redis.call('EXPIRE', job, ARGV[6])
-if ARGV[8] ~= '' then
-  redis.call('HSET', job, 'expires_at_ms', ARGV[8])
-  redis.call('ZADD', KEYS[5], ARGV[8], ARGV[1])
+index_job(KEYS[5], ARGV[1], tonumber(ARGV[8]), ARGV[6])
+index_expire(KEYS[5], ARGV[6])
+if ARGV[9] ~= '' then
+  redis.call('HSET', job, 'expires_at_ms', ARGV[9])
+  redis.call('ZADD', KEYS[6], ARGV[9], ARGV[1])
 end
 return 1

@@ -1,4 +1,5 @@
--- (with_priority comes from lanes.lua, which worker/domain/scripts/runner.py puts in front of this script.)
+-- (with_priority comes from lanes.lua and index_job from index.lua, which
+-- worker/domain/scripts/runner.py puts in front of this script.)
 -- Enqueue a batch of jobs. Each job is atomic on its own: its intent, status record and Celery
 -- message are written together, or nothing of it is (an unknown account or a vanished dead
 -- letter writes nothing for that job and is reported in its result; the other jobs go on).
@@ -84,6 +85,7 @@ local lane_entered = {}    -- the counts that grew -> by how much, added at the 
 -- scheduled set may still name jobs that left it, which cancelling would only forget).
 local parked_any = redis.call('EXISTS', parked) == 1
 local outgoing = {}        -- list -> messages to LPUSH, in enqueue order
+local indexed = {}         -- account job index -> the longest record TTL it got here
 
 -- Where a job due now goes: a list of kombu's (the queue), pushed when the batch ends.
 local function push(list, message)
@@ -214,6 +216,9 @@ local function enqueue_one(base)
   redis.call('HSET', job, 'action', action, 'account_id', account, 'tweet_id', tweet,
     'state', 'queued', 'seq', seq, 'created_at_ms', now_ms)
   redis.call('EXPIRE', job, ttl)
+  local index = prefix .. 'account:' .. account .. ':jobs'
+  index_job(index, job_id, now, ttl)
+  indexed[index] = math.max(indexed[index] or 0, tonumber(ttl))
   if expires ~= '' then
     -- Only jobs with a deadline pay for it: a record field and one member here.
     redis.call('HSET', job, 'expires_at_ms', expires)
@@ -272,6 +277,7 @@ for count_key, added in pairs(lane_entered) do
   redis.call('INCRBY', count_key, added)
   if redis.call('TTL', count_key) < 0 then redis.call('EXPIRE', count_key, lane_ttl) end
 end
+for index, ttl in pairs(indexed) do index_expire(index, ttl) end
 if #sent > 0 and events_head ~= '' then
   -- The body is the list's JSON text as a JSON string (cjson escapes it).
   redis.call('PUBLISH', events,

@@ -38,6 +38,7 @@ class BeginInput:
     parked: Key
     minute_outcomes: Key
     latency: Key
+    account_jobs: Key
     deadlines: Key
     job_id: str
     action: str
@@ -94,7 +95,8 @@ def begin_call(context: BeginContext, job: Job, *, token: str, now_iso: str, now
         groups=keys.groups, parked_messages=keys.parked_messages, held=keys.held(account),
         accounts=keys.accounts, outcomes=keys.outcomes, breaker=keys.breaker,
         parked=keys.parked, minute_outcomes=keys.minute_outcomes(now_ms // 60_000),
-        latency=keys.latency, deadlines=keys.deadlines,
+        latency=keys.latency, account_jobs=keys.account_jobs(account),
+        deadlines=keys.deadlines,
         job_id=job.job_id, action=job.action, account_id=account, tweet_id=tweet,
         now_iso=now_iso, lease_ms=context.lease_ms, job_ttl=context.job_ttl,
         max_deliveries=context.max_deliveries, worker=context.worker, claim_token=token,

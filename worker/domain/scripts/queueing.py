@@ -72,6 +72,7 @@ class DeliverInput:
     intent: Key
     seq: Key
     lane_count: Key
+    account_jobs: Key
     deadlines: Key
     job_id: str
     action: str
@@ -80,6 +81,7 @@ class DeliverInput:
     now_iso: str
     job_ttl: int
     job_key_prefix: str
+    now_ms: int
     expires_ms: int | None
 
 

@@ -23,11 +23,12 @@ _SCRIPT_RETRY = Retry(EqualJitterBackoff(cap=1.0, base=0.1), retries=10)
 
 # Shared functions travel in front of each script that uses them (Redis scripts cannot call one
 # another): lanes.lua for the scripts that put messages in the queue's lanes, observe.lua (what
-# X's answer says of the rate budgets) for settle.lua.
+# X's answer says of the rate budgets) for settle.lua, index.lua (the account's job index) for
+# the scripts that create job records.
 _PRELUDES: dict[str, tuple[str, ...]] = {
-    "enqueue": ("lanes",), "move_due": ("lanes",), "release": ("lanes",),
+    "enqueue": ("lanes", "index"), "move_due": ("lanes",), "release": ("lanes",),
     "release_held": ("lanes",), "release_app": ("lanes",), "settle": ("observe", "tally"),
-    "begin": ("tally",), "expire": ("tally",),
+    "begin": ("tally", "index"), "deliver": ("index",), "expire": ("tally",),
 }
 
 
