@@ -93,7 +93,8 @@ def test_a_10000_account_deployment_exports_a_fixed_number_of_series_by_default(
     assert value(samples, "rtq_rate_window_waiting_accounts", endpoint="retweet") == ACCOUNTS
     assert value(samples, "rtq_jobs_parked", reason="rate_window") == ACCOUNTS
     print(f"\n{ACCOUNTS} accounts, RTQ_METRICS_PER_ACCOUNT=auto: {len(samples)} series")
-    assert len(samples) < 150
+    # 156 with the `cancelled` outcome (22 series: its latency histogram and its counter)
+    assert len(samples) < 200
 
 
 def test_the_default_series_count_does_not_grow_with_the_accounts(

@@ -11,8 +11,12 @@ import redis
 from worker.core import clock
 from worker.core.keys import Keys
 
-STATES = ("queued", "deferred", "running", "succeeded", "skipped", "superseded", "dead")
-TERMINAL_STATES = frozenset({"succeeded", "skipped", "superseded", "dead"})
+STATES = ("queued", "deferred", "running", "succeeded", "skipped", "superseded", "dead",
+          "cancelled")
+TERMINAL_STATES = frozenset({"succeeded", "skipped", "superseded", "dead", "cancelled"})
+
+# The states whose record says why (a reason left from an earlier state is not shown).
+_WITH_REASON = frozenset({"skipped", "superseded", "dead", "cancelled"})
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class JobStatus:
             "state": self.state,
             "attempts": self.attempts,
             "updated_at": self.updated_at,
-            "reason": self.reason if self.state in ("skipped", "superseded", "dead") else None,
+            "reason": self.reason if self.state in _WITH_REASON else None,
             "created_at": self.created_at,
             "due_at": self.due_at if self.state == "deferred" else None,
             "http_status": self.http_status,

@@ -15,7 +15,7 @@ import redis
 from worker.core import clock
 from worker.core.keys import Keys
 
-OUTCOMES = ("succeeded", "skipped", "superseded", "deferred", "dead")
+OUTCOMES = ("succeeded", "skipped", "superseded", "deferred", "dead", "cancelled")
 
 
 @dataclass(frozen=True)
