@@ -6,6 +6,8 @@
 Reads RTQ_REDIS_URL once (see `worker.core.settings`). Bad input raises `InvalidJob` (a ValueError
 naming the field); an unreachable Redis raises `EnqueueError` within a bounded time. When a
 bulk enqueue fails part-way, the error's `enqueued` holds the ids of the jobs already in.
+`cancel(job_id)`, `cancel(account_id=...)`, `cancel(tweet_id=...)` cancel pending jobs as
+`rtq cancel` does.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from typing import Any
 from producers.errors import EnqueueError, InvalidJob
 from producers.job_request import JobRequest
 from producers.producer import Producer
+from worker.domain.cancelling import CancelReport, InvalidCancel
 
 __all__ = [
+    "CancelReport",
     "EnqueueError",
+    "InvalidCancel",
     "InvalidJob",
     "JobRequest",
     "Producer",
+    "cancel",
     "enqueue_many",
     "enqueue_retweet",
     "enqueue_undo",
@@ -79,3 +85,12 @@ def enqueue_many(jobs: Iterable[JobRequest | Mapping[str, Any]]) -> list[str]:
     for job in jobs:
         requests.extend([job] if isinstance(job, JobRequest) else JobRequest.from_record(job))
     return _producer().enqueue_many(requests)
+
+
+def cancel(*job_ids: str, account_id: str | int | None = None,
+           tweet_id: str | int | None = None) -> CancelReport:
+    """Cancel pending jobs: these ids, every pending job of `account_id`, or every pending job
+    for `tweet_id` (an id or a status URL) across accounts; both: that pair. A cancelled job
+    ends `cancelled` and makes no call; a running one finishes its call and is not tried
+    again (the report names it). Raises `InvalidCancel` naming the argument."""
+    return _producer().cancel(*job_ids, account_id=account_id, tweet_id=tweet_id)

@@ -18,10 +18,12 @@ from worker.core.keys import Keys
 from worker.core.redis_client import connect, redact_url
 from worker.core.settings import Settings
 from worker.domain import lanes
+from worker.domain.cancelling import CancelReport, Cancels, selection
 from worker.domain.messages import build_message, new_delivery_tags, new_job_ids
 from worker.domain.scripts import Scripts
 from worker.domain.scripts.contract import args_of, packed_call_of
 from worker.domain.scripts.queueing import EnqueueInput, EnqueueJob, enqueue_results
+from worker.ops import audit
 from worker.ops.flower import SentEvents, SentJob, events_topic
 
 BATCH_SIZE = 1000
@@ -62,6 +64,20 @@ class Producer:
                                      max_delay=max_delay).with_undo_after(undo_after)
         retweet_id, undo_id = self.enqueue_many(requests)
         return retweet_id, undo_id
+
+    def cancel(self, *job_ids: str, account_id: object = None, tweet_id: object = None,
+               actor: str | None = None) -> CancelReport:
+        """Cancel pending jobs: these ids, or every pending job of `account_id`, or for
+        `tweet_id` across accounts (both: that pair), as `rtq cancel` does
+        (worker/domain/cancelling.py). Recorded in the audit trail as `actor` (default
+        python:<user>). Bad input raises InvalidCancel, naming the argument in `field`."""
+        chosen = selection(job_ids, account_id, tweet_id)
+        who = actor or f"python:{_user()}"
+        report = Cancels(self._redis, self._keys, job_ttl=self._settings.job_ttl).cancel(
+            chosen, actor=who)
+        audit.record(self._redis, self._keys, "cancel", actor=who, target=report.target,
+                     jobs=report.cancelled, **report.audit_details())
+        return report
 
     def enqueue_many(
         self, requests: Iterable[JobRequest], *, replaces: Sequence[str] | None = None,
@@ -204,3 +220,14 @@ class Producer:
             return set()
         present = self._redis.hmget(self._keys.accounts, ids)
         return {a for a, token in zip(ids, present, strict=True) if token is None}
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        import os
+
+        return f"uid {os.getuid()}"

@@ -109,7 +109,7 @@ def test_a_job_parked_for_a_retry_expires_at_its_deadline(
 
 def test_a_paused_job_expires_and_resume_does_not_run_it(rtq: Rtq) -> None:
     """Given everything paused, a job with max_delay 1s held by the pause ends expired at its
-    deadline; `rtq resume` then publishes nothing for it and X is never called."""
+    deadline; `rtq resume` then lets only the other job go, and X is never called for it."""
     account = rtq.add_account().account_id
     assert rtq.cli("pause").returncode == 0
     job_id = rtq.producer.enqueue("retweet", account, "7", max_delay=1)
@@ -119,7 +119,8 @@ def test_a_paused_job_expires_and_resume_does_not_run_it(rtq: Rtq) -> None:
     assert_expired_on_time(status)
     assert "paused: all" in (status.detail or "")
     nothing_waits(rtq, job_id)
-    assert rtq.cli("resume").returncode == 0
+    resumed = rtq.cli("resume")
+    assert resumed.returncode == 0 and "1 held job(s)" in resumed.stdout, resumed.stdout
     (done,) = rtq.wait_terminal(other)
     assert done.state == "succeeded"
     wait_for(lambda: rtq.redis.zcard(KEYS.parked) == 0, 10, "the parking lot emptied")

@@ -9,7 +9,7 @@ from importlib.resources import files
 
 import pytest
 
-from worker.domain.scripts import PackedScript, begin, queueing, settle
+from worker.domain.scripts import PackedScript, begin, cancel, queueing, settle
 from worker.domain.scripts.contract import (
     arg_names,
     args_of,
@@ -32,6 +32,7 @@ INPUTS: dict[str, tuple[type, type | None]] = {
     "release_app": (queueing.ReleaseAppInput, None),
     "resume": (queueing.ResumeInput, None),
     "trim_dlq": (queueing.TrimInput, None),
+    "cancel": (cancel.CancelInput, cancel.CancelJob),
     "expire": (queueing.ExpireInput, None),
 }
 # Function libraries put in front of scripts: no KEYS/ARGV of their own.
@@ -88,6 +89,13 @@ def test_enqueue_reads_its_shared_values_and_groups_at_the_header_positions() ->
     assert re.search(rf"local FIRST_JOB = {len(header['ARGV']) + 1}\b", source)
     offsets = {int(n) for n in re.findall(r"ARGV\[base \+ (\d+)\]", source)} | {0}
     assert offsets == set(range(len(header["ARGV each"])))
+
+
+def test_cancel_reads_its_jobs_after_the_shared_values() -> None:
+    """cancel.lua's job ids start right after the header's shared ARGV, one per job."""
+    header = read_header(lua("cancel"))
+    assert header["ARGV each"] == ["job_id"]
+    assert re.search(rf"local FIRST_JOB = {len(header['ARGV']) + 1}\b", lua("cancel"))
 
 
 def test_begins_verdicts_are_the_ones_its_header_lists() -> None:

@@ -14,6 +14,7 @@ help: Click needs the command objects for that, so it imports them all.
     audit.py      the audit trail of operator actions (`rtq audit`)
     ops.py        stats, metrics, flower
     pause.py      pause and resume (everything, an account, a tweet)
+    cancel.py     cancel pending jobs (by id, an account's, a tweet's, one pair's)
     api.py        the HTTP producer (`rtq api`)
     web.py        the web console (`rtq web`)
 """
@@ -36,6 +37,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "api": "worker.cli.api:api_command",
     "apps": "worker.cli.apps:apps_group",
     "audit": "worker.cli.audit:audit_command",
+    "cancel": "worker.cli.cancel:cancel",
     "dlq": "worker.cli.dlq:dlq_group",
     "enqueue": "worker.cli.jobs:enqueue",
     "fake-x": "fake_x.cli:fake_x_command",

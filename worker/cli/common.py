@@ -75,13 +75,18 @@ class Context:
         """The app id of accounts without keys of their own (RTQ_CONSUMER_KEY's)."""
         return default_app_id(self.settings.consumer_key)
 
+    @cached_property
+    def actor(self) -> str:
+        """Who acts, as the audit trail names the CLI's operator: cli:<user>."""
+        return f"cli:{os_user()}"
+
     def audit(self, action: str, target: str, jobs: int | None = None, **details: Any) -> None:
         """Record one operator action of this command (worker/ops/audit.py), as cli:<user>."""
         from worker.core.observability import setup_audit_log
         from worker.ops.audit import record
 
         setup_audit_log(self.settings)
-        record(self.redis, self.keys, action, actor=f"cli:{os_user()}", target=target,
+        record(self.redis, self.keys, action, actor=self.actor, target=target,
                jobs=jobs, **details)
 
     @cached_property

@@ -142,8 +142,8 @@ def enqueue(ctx: Context, source: BinaryIO, skip_invalid: bool) -> None:
 @pass_context
 @handle_errors
 def status(ctx: Context, job_id: str, as_json: bool, history: bool) -> None:
-    """Show a job's state: queued, deferred, running, succeeded, skipped, superseded, dead or
-    expired."""
+    """Show a job's state: queued, deferred, running, succeeded, skipped, superseded, dead,
+    cancelled or expired."""
     record = ctx.jobs.get(job_id)
     if record is None:
         fail(f"job_id: unknown job {job_id} (never enqueued, or expired)")

@@ -13,7 +13,9 @@
     parking.py        the due-time store and the mover: retries, rate windows, scheduled jobs
     holds.py          held apps (credits, usage caps, permissions) and the circuit breaker
     pauses.py         an operator's pauses: everything, an account, a tweet (rtq pause)
+    cancelling.py     an operator cancels pending jobs: by id, an account's, a tweet's (rtq
+                      cancel)
     jobs.py           job records and their states
-    job_index.py      every job of an account, newest first (the stream the scripts keep)
+    job_index.py      each account's jobs in one stream, read newest first (rtq jobs, cancel)
     dlq.py            dead letters: add, list, show, replay, purge, caps
 """

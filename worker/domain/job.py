@@ -31,6 +31,7 @@ class Outcome(StrEnum):
     SUPERSEDED = "superseded"
     DEFERRED = "deferred"
     DEAD = "dead"
+    CANCELLED = "cancelled"
     EXPIRED = "expired"
 
 

@@ -12,10 +12,12 @@ from worker.core import clock
 from worker.core.keys import Keys
 
 STATES = ("queued", "deferred", "running", "succeeded", "skipped", "superseded", "dead",
-          "expired")
-TERMINAL_STATES = frozenset({"succeeded", "skipped", "superseded", "dead", "expired"})
-# The terminal states whose record says why (`reason`).
-_EXPLAINED = ("skipped", "superseded", "dead", "expired")
+          "cancelled", "expired")
+TERMINAL_STATES = frozenset({"succeeded", "skipped", "superseded", "dead", "cancelled",
+                             "expired"})
+
+# The states whose record says why (a reason left from an earlier state is not shown).
+_WITH_REASON = frozenset({"skipped", "superseded", "dead", "cancelled", "expired"})
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class JobStatus:
             "state": self.state,
             "attempts": self.attempts,
             "updated_at": self.updated_at,
-            "reason": self.reason if self.state in _EXPLAINED else None,
+            "reason": self.reason if self.state in _WITH_REASON else None,
             "created_at": self.created_at,
             "due_at": self.due_at if self.state == "deferred" else None,
             "http_status": self.http_status,

@@ -81,7 +81,8 @@ class Pauses:
         keys = self._keys
         call = call_of(ResumeInput(pause=keys.pause(scope), paused=keys.paused(scope),
                                    pauses=keys.pauses, parked=keys.parked,
-                                   age=keys.age("paused"), scope=scope,
+                                   age=keys.age("paused"),
+                                   parked_messages=keys.parked_messages, scope=scope,
                                    now_ms=clock.ms(clock.now())))
         return count(Scripts(self._redis).resume(keys=call.keys, args=call.args))
 

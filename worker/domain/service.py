@@ -67,7 +67,7 @@ from worker.x_api.oauth2 import OAuth2Credentials, TokenError
 
 log = logging.getLogger("rtq.jobs")
 
-# How long a job waits when another job for the same pair is in flight.
+# How long a job waits while another worker refreshes its account's OAuth 2.0 tokens.
 BUSY_WAIT = 1.0
 HELD_REAUTH = "held: the account needs re-authorization"
 # What `handle` tells the task: the outcome, the attempts made so far, and why (for the log).
@@ -136,7 +136,8 @@ class JobService:
             case Go(progress, sealed):
                 return self._call(job, progress, sealed)
             case Done(state):
-                return Outcome(state), 0, "duplicate delivery"
+                why = "cancelled by an operator" if state == "cancelled" else "duplicate delivery"
+                return Outcome(state), 0, why
             case Skipped():
                 return Outcome.SKIPPED, 0, "known state already matches"
             case Superseded(by_job):
@@ -145,8 +146,7 @@ class JobService:
                 return Outcome.EXPIRED, 0, (f"not started by its deadline "
                                             f"{clock.iso_ms(deadline_ms)}")
             case Busy():
-                self._settler.park_busy(job, clock.now() + BUSY_WAIT * self._rng.uniform(0.5, 1))
-                return Outcome.DEFERRED, 0, None
+                return Outcome.DEFERRED, 0, None  # begin.lua parked it
             case Wait():
                 return Outcome.DEFERRED, 0, "waiting for the rate window"
             case Held(state):

@@ -1,6 +1,6 @@
 """Writing what became of a delivery: settle.lua for every job the service claimed or
-examined, and plain MULTIs for the two cases settle.lua does not cover (a pair another
-delivery holds, and a message too malformed to be a job).
+examined, and a plain MULTI for the case settle.lua does not cover (a message too malformed to
+be a job). (begin.lua parks a job whose pair another delivery holds.)
 
 Every dead letter also goes to Sentry (one event per job, never per retry).
 """
@@ -104,19 +104,6 @@ class Settler:
         self.settle(job, progress, Settlement(
             Outcome.DEAD, reason=reason, http_status=base.http_status, detail=detail,
             dead_letter=entry, rate=base.rate, call_status=base.call_status), app=app)
-
-    def park_busy(self, job: Job, due: float) -> None:
-        """Another delivery holds the pair: come back at `due`, without touching its claim."""
-        keys = self._keys
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.zadd(keys.parked, {job.job_id: clock.ms(due)})
-        # (since its first wait began: a busy pair's job waits a second at a time)
-        pipe.zadd(keys.age("retry"), {job.job_id: clock.ms(clock.now())}, nx=True)
-        pipe.hset(keys.parked_messages, job.job_id, self.message(job))
-        pipe.hset(keys.job(job.job_id), mapping={
-            "state": "deferred", "due_at": clock.iso(due), "updated_at": clock.now_iso(),
-        })
-        pipe.execute()
 
     def malformed(self, action: str, job_id: str, kwargs: Mapping[str, Any], detail: str,
                   reason: str = "malformed_message", *, touch_record: bool = True) -> None:

@@ -24,7 +24,8 @@ from worker.core.observability import scrub, scrub_text
 
 AUDIT_MAX = 10_000
 ACTIONS = ("accounts.add", "accounts.remove", "accounts.release", "accounts.rotate-keys",
-           "accounts.limit", "apps.release", "dlq.replay", "dlq.purge", "pause", "resume")
+           "accounts.limit", "apps.release", "dlq.replay", "dlq.purge", "pause", "resume",
+           "cancel")
 LOGGER = logging.getLogger("rtq.audit")
 _PAGE = 500
 _MAX_IDS = 10

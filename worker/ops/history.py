@@ -15,7 +15,7 @@ import redis
 from worker.core import clock
 from worker.core.keys import Keys
 
-OUTCOMES = ("succeeded", "skipped", "superseded", "deferred", "dead", "expired")
+OUTCOMES = ("succeeded", "skipped", "superseded", "deferred", "dead", "cancelled", "expired")
 
 
 @dataclass(frozen=True)

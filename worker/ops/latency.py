@@ -1,9 +1,10 @@
 """How long jobs wait and take, for `rtq metrics`: read on each scrape at a bounded cost.
 
     rtq_job_latency_seconds{outcome}        histogram: enqueue to outcome of finished jobs
-                                            (succeeded, dead, skipped, superseded, expired),
-                                            from the per-bucket counts begin.lua, settle.lua
-                                            and expire.lua keep
+                                            (succeeded, dead, skipped, superseded,
+                                            cancelled, expired), from the per-bucket counts
+                                            begin.lua, settle.lua, cancel.lua and expire.lua
+                                            keep
                                             (worker/domain/lua/tally.lua); raw send_task
                                             messages have no enqueue time of ours and are left
                                             out
@@ -40,7 +41,7 @@ from worker.domain import lanes
 # The bucket bounds of tally.lua's LATENCY_BOUNDS_MS, in seconds (a test keeps them equal).
 LATENCY_BOUNDS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
                     120.0, 300.0, 600.0, 1800.0, 3600.0)
-FINISHED = ("succeeded", "dead", "skipped", "superseded", "expired")
+FINISHED = ("succeeded", "dead", "skipped", "superseded", "cancelled", "expired")
 LANES = {"fast": lanes.FAST, "released": lanes.RELEASED, "overflow": lanes.OVERFLOW}
 # Where parked jobs wait (Keys.age): each index's oldest few are read, the first still waiting
 # counts. `scheduled` is scored by due time (a job scheduled for later is not late).

@@ -17,7 +17,8 @@ only if Redis loses its data).
     rtq_dead_letters{reason}                  dead-letter entries
     rtq_dead_letter_oldest_age_seconds        age of the oldest entry (0 when there is none)
     rtq_jobs_total{outcome}                   deliveries that ended in each outcome (a job
-                                              retried twice counts `deferred` twice)
+                                              retried twice counts `deferred` twice; an
+                                              operator's cancel counts `cancelled`)
     rtq_x_calls_total{status}                 calls to X by HTTP status ("none": no answer)
     rtq_budget_remaining{account,endpoint}    calls left in the current window, as rtq knows it *
     rtq_budget_limit{account,endpoint}        the window's size *
@@ -65,7 +66,8 @@ from worker.ops.stats import PARKED_REASONS, Snapshot, StatsReader
 log = logging.getLogger("rtq.metrics")
 
 # Every outcome is exported from the start (at 0), so rate() sees its first increment.
-OUTCOMES = ("succeeded", "skipped", "superseded", "deferred", "dead", "expired")
+OUTCOMES = ("succeeded", "skipped", "superseded", "deferred", "dead", "cancelled",
+            "expired")
 # The endpoints jobs wait for, and the budgets rtq keeps per account ("day": the 24-hour cap).
 ENDPOINTS = ("retweet", "undo")
 BUDGETS = (*ENDPOINTS, "day")

@@ -12,7 +12,8 @@ from worker.ops.history import OUTCOMES, Minute
 from worker.web.html import Markup, join, render
 
 COLOURS = {"succeeded": "#2e9e5b", "skipped": "#8a9bb0", "superseded": "#9b6fd1",
-           "deferred": "#e0a030", "dead": "#d64545", "expired": "#6b7f99"}
+           "deferred": "#e0a030", "dead": "#d64545", "cancelled": "#3b7dd8",
+           "expired": "#6b7f99"}
 OTHER_COLOUR = "#5b6470"
 WIDTH, HEIGHT = 720, 200
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 26

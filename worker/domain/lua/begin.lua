@@ -8,7 +8,7 @@
 --   {'expired', deadline}  its deadline (ms) passed before it could start (settled here)
 --   {'busy', holder}       another delivery holds the pair's claim (another job, or another copy
 --                          of this one: a duplicate or a dead worker's delivery, until its lease
---                          expires)
+--                          expires): the job is parked here for half a second to a second
 --   {'skipped', known}     the known state already equals the desired one (settled here)
 --   {'held', state}        the account is held (needs_reauth, locked, suspended): the job
 --                          waits in the account's held list for new credentials (`rtq accounts
@@ -42,7 +42,8 @@
 --  14 accounts         sealed credentials
 --  15 outcomes         outcome counters (a verdict settled or deferred here is counted here)
 --  16 breaker          the circuit breaker for calls to X (absent: closed)
---  17 parked           the due-time store (a job the breaker holds back is parked there)
+--  17 parked           the due-time store (a job the breaker or a busy pair holds back is
+--                      parked there)
 --  18 minute_outcomes   this minute's outcome counts (tally.lua)
 --  19 latency           enqueue-to-outcome histogram (tally.lua)
 --  20 account_jobs      the account's job index (a raw message joins it here)
@@ -69,7 +70,7 @@
 --  19 breaker_enabled   '1' (RTQ_BREAKER=on)
 --  20 breaker_probes    calls let through while half-open
 --  21 breaker_cooldown_ms
---  22 jitter_ms         spread for jobs the breaker parks (0-1000, per delivery)
+--  22 jitter_ms         spread for jobs the breaker or a busy pair parks (0-1000, per delivery)
 --  23 age_prefix        ("rtq:age:"): since when each waiting job waits, by where
 --  24 pause_prefix      ("rtq:pause:"): an operator's pause of all, account:{id}, tweet:{id}
 --  25 paused_prefix     ("rtq:paused:"): the jobs each pause holds, in the order they came
@@ -78,12 +79,14 @@
 local job = KEYS[1]
 -- One read of the record: every redis.call costs Redis more than the field it returns.
 local record = redis.call('HMGET', job, 'state', 'action', 'account_id', 'tweet_id', 'seq',
-  'attempts', 'charged', 'history', 'deliveries', 'due_at', 'created_at_ms', 'expires_at_ms')
+  'attempts', 'charged', 'history', 'deliveries', 'due_at', 'created_at_ms', 'cancel',
+  'expires_at_ms')
 local function count(outcome)
   tally(KEYS[15], KEYS[18], outcome)
-  if outcome == 'skipped' or outcome == 'superseded' or outcome == 'expired' then
+  if outcome == 'skipped' or outcome == 'superseded' or outcome == 'cancelled'
+      or outcome == 'expired' then
     tally_latency(KEYS[19], outcome, tonumber(record[11]), tonumber(ARGV[11]))
-    if record[12] then redis.call('ZREM', KEYS[21], ARGV[1]) end
+    if record[13] then redis.call('ZREM', KEYS[21], ARGV[1]) end
   end
 end
 local state, seq = record[1], record[5]
@@ -103,13 +106,20 @@ elseif record[2] ~= ARGV[2] or record[3] ~= ARGV[3] or record[4] ~= ARGV[4] then
   return {'mismatch', state}
 end
 if state == 'succeeded' or state == 'skipped' or state == 'superseded' or state == 'dead'
-    or state == 'expired' then
+    or state == 'cancelled' or state == 'expired' then
   return {'done', state}
+end
+if record[12] then
+  -- An operator cancelled it while it ran (cancel.lua): that call finished, no other goes.
+  redis.call('HSET', job, 'state', 'cancelled', 'reason', record[12], 'updated_at', ARGV[5])
+  redis.call('HDEL', job, 'deliveries', 'due_at', 'due_at_ms', 'detail')
+  count('cancelled')
+  return {'done', 'cancelled'}
 end
 -- Its deadline passed before it could start (expires_at, max_delay, RTQ_JOB_MAX_DELAY, or a raw
 -- message's `expires`): it ends here, without a call, wherever it waited before. A job found
 -- `running` did start in time (this is its redelivery, or this delivery's own retry).
-local deadline = tonumber(record[12])
+local deadline = tonumber(record[13])
 if deadline and state ~= 'running' and tonumber(ARGV[11]) >= deadline then
   redis.call('HSET', job, 'state', 'expired', 'reason', 'not started by its deadline',
     'updated_at', ARGV[5])
@@ -140,6 +150,14 @@ if holder and holder == ARGV[10] then
   return go()
 end
 if holder then
+  -- Parked here rather than by the worker afterwards, so that nothing (a cancel) can come
+  -- between this verdict and the parking: back in half a second to a second.
+  local due = tonumber(ARGV[11]) + 500 + math.floor(tonumber(ARGV[22]) / 2)
+  redis.call('ZADD', KEYS[17], due, ARGV[1])
+  redis.call('ZADD', ARGV[23] .. 'retry', 'NX', ARGV[11], ARGV[1])
+  redis.call('HSET', KEYS[12], ARGV[1], ARGV[14])
+  redis.call('HSET', job, 'state', 'deferred', 'updated_at', ARGV[5], 'due_at_ms', due)
+  redis.call('HDEL', job, 'due_at')
   count('deferred')
   return {'busy', holder}
 end

@@ -6,9 +6,9 @@
                  header lists its KEYS and ARGV; `call_of` makes the two lists
     begin.py     begin.lua's input and its verdicts (`Go`, `Wait`, `Busy`, ...)
     settle.py    settle.lua's input, built from a `Settlement` (what the service decided)
-    queueing.py  enqueue, deliver, move_due, release, release_held, release_app and trim_dlq:
-                 inputs and
-                 replies
+    queueing.py  enqueue, deliver, move_due, release, release_held, release_app, resume and
+                 trim_dlq: inputs and replies
+    cancel.py    cancel.lua's input (one group per job) and its reply, one word per job
 """
 
 from worker.domain.scripts.runner import PackedScript, Scripts

@@ -149,6 +149,7 @@ class ResumeInput:
     pauses: Key
     parked: Key
     age: Key
+    parked_messages: Key
     scope: str
     now_ms: int
 

@@ -28,7 +28,8 @@ _SCRIPT_RETRY = Retry(EqualJitterBackoff(cap=1.0, base=0.1), retries=10)
 _PRELUDES: dict[str, tuple[str, ...]] = {
     "enqueue": ("lanes", "index"), "move_due": ("lanes",), "release": ("lanes",),
     "release_held": ("lanes",), "release_app": ("lanes",), "settle": ("observe", "tally"),
-    "begin": ("tally", "index"), "deliver": ("index",), "expire": ("tally",),
+    "begin": ("tally", "index"), "deliver": ("index",), "cancel": ("tally",),
+    "expire": ("tally",),
 }
 
 
@@ -64,6 +65,7 @@ class Scripts:
         self.release_held: Script = client.register_script(_source("release_held"))
         self.release_app: Script = client.register_script(_source("release_app"))
         self.resume: Script = client.register_script(_source("resume"))
+        self.cancel: Script = client.register_script(_source("cancel"))
         self.trim_dlq: Script = client.register_script(_source("trim_dlq"))
         self.expire: Script = client.register_script(_source("expire"))
 
