@@ -15,6 +15,8 @@
     pauses.py         an operator's pauses: everything, an account, a tweet (rtq pause)
     cancelling.py     an operator cancels pending jobs: by id, an account's, a tweet's (rtq
                       cancel)
+    deadlines.py      jobs not started by their deadline end `expired` (the mover's sweep,
+                      Celery's `expires` on raw messages)
     jobs.py           job records and their states
     job_index.py      each account's jobs in one stream, read newest first (rtq jobs, cancel)
     dlq.py            dead letters: add, list, show, replay, purge, caps
