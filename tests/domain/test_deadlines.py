@@ -6,6 +6,7 @@ a raw `send_task` message's Celery `expires` is honoured, even when Celery itsel
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from fake_x import EmulatorAdmin
+from producers import JobRequest
 from tests.support import Deployment, Rtq, wait_for
 from worker.celery_adapter.runtime import build_service
 from worker.core import clock
 from worker.core.keys import Keys
+from worker.domain.deadlines import Deadlines
 from worker.domain.job import Outcome
 from worker.domain.jobs import JobStatus
 
@@ -243,3 +246,31 @@ def test_rtq_job_max_delay_gives_jobs_without_a_deadline_one(
     assert rtq.status(own).state == "deferred"
     assert seconds(rtq.status(own).expires_at) - clock.now() > 3000
     assert len(rtq.x_calls(account)) == 1
+
+
+def test_the_sweep_expires_a_large_backlog_in_batches(
+        rtq_env: dict[str, str], admin: EmulatorAdmin, tmp_path: Path) -> None:
+    """10,000 jobs waiting in one account's rate window, all past their deadline: the sweep
+    (500 per script call) expires every one, counts each once and leaves no wait behind."""
+    deployment = Deployment(rtq_env, admin, str(tmp_path))
+    try:
+        rtq = deployment.rtq
+        account = rtq.add_account().account_id
+        rtq.redis.hset(KEYS.budget(account, "retweet"), mapping={
+            "limit": 1, "remaining": 0, "reset": clock.ms(clock.now()) + 900_000})
+        rtq.producer.enqueue_many([JobRequest.create("retweet", account, str(t), max_delay=1)
+                                   for t in range(1, 10_001)])
+        assert rtq.redis.zcard(KEYS.waiting(account, "retweet")) == 10_000
+        deadlines = Deadlines(rtq.redis, KEYS, deployment.settings.job_ttl)
+        started, sweeps, expired = time.perf_counter(), 0, 0
+        while (count := deadlines.sweep(clock.now() + 2)):
+            sweeps, expired = sweeps + 1, expired + count
+        took = time.perf_counter() - started
+        print(f"\n[figure] 10,000 waiting jobs expired in {sweeps} sweeps, {took * 1000:.0f} ms")
+        assert (expired, sweeps) == (10_000, 20) and took < 10
+        assert rtq.redis.zcard(KEYS.waiting(account, "retweet")) == 0
+        assert rtq.redis.zcard(KEYS.deadlines) == 0 and rtq.redis.hlen(KEYS.parked_messages) == 0
+        assert rtq.redis.hget(KEYS.outcomes, "expired") == "10000"
+        assert rtq.redis.zcard(KEYS.age("rate_window")) == 0
+    finally:
+        deployment.close()
