@@ -1,5 +1,5 @@
-"""Worker lifecycle hooks: validate settings at start, set up logging and Sentry, and run the
-parking mover."""
+"""Worker lifecycle hooks: validate settings at start, set up logging and Sentry, run the
+parking mover, and give the event loop the lean timer schedule (schedule.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from celery import bootsteps, signals
 
 from worker.celery_adapter import runtime
 from worker.celery_adapter.app import app
+from worker.celery_adapter.schedule import LeanScheduleStep
 from worker.celery_adapter.worker_output import prepare_worker_output, setup_worker_sentry
 from worker.core.keys import Keys
 from worker.core.observability import setup_logging
@@ -71,3 +72,4 @@ class ParkingMoverStep(bootsteps.StartStopStep):
 
 
 app.steps["worker"].add(ParkingMoverStep)
+app.steps["worker"].add(LeanScheduleStep)
