@@ -34,6 +34,7 @@ SCENARIOS = {
     "ratelimit": ("bench.ratelimit", "issue 4: shortened windows, saturated accounts, parking"),
     "profile": ("bench.hotspots", "py-spy profile of a worker on the hot path"),
     "scrape": ("bench.scrape", "16: one metrics scrape: 10,000 accounts, 100,000 queued, parked"),
+    "pausecpu": ("bench.pausecpu", "15: worker CPU with 10,000 paused jobs vs idle"),
 }
 # Run only when named: measures the changes bench/patches/ proposes, not the product.
 EXTRA = {

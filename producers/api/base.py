@@ -23,6 +23,7 @@ from worker.core.keys import Keys
 from worker.core.logins import Login
 from worker.core.settings import Settings
 from worker.domain.accounts import AccountStore, default_app_id
+from worker.domain.cancelling import Cancels
 from worker.domain.dlq import BadFilter, DeadLetters, Filter, parse_filter
 from worker.domain.holds import Holds
 from worker.domain.jobs import JobStore
@@ -71,6 +72,7 @@ class Api:
     jobs: JobStore
     dead_letters: DeadLetters
     pauses: Pauses
+    cancels: Cancels
     # No Fernet key: the API reads and releases accounts, never their credentials.
     accounts: AccountStore
     holds: Holds
@@ -87,6 +89,7 @@ class Api:
             dead_letters=DeadLetters(client, keys, max_entries=settings.dlq_max,
                                      ttl=settings.dlq_ttl),
             pauses=Pauses(client, keys),
+            cancels=Cancels(client, keys, job_ttl=settings.job_ttl),
             accounts=AccountStore(client, keys, queue_key=settings.queue_key),
             holds=Holds(client, keys, settings.queue_key),
             stats=StatsReader(client, settings),

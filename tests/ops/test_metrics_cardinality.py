@@ -93,8 +93,8 @@ def test_a_10000_account_deployment_exports_a_fixed_number_of_series_by_default(
     assert value(samples, "rtq_rate_window_waiting_accounts", endpoint="retweet") == ACCOUNTS
     assert value(samples, "rtq_jobs_parked", reason="rate_window") == ACCOUNTS
     print(f"\n{ACCOUNTS} accounts, RTQ_METRICS_PER_ACCOUNT=auto: {len(samples)} series")
-    # 178 with the `cancelled` and `expired` outcomes (22 series each: its latency histogram
-    # and its counter); what matters is that accounts add none.
+    # 188 with the pauses (9) and the `cancelled` and `expired` outcomes (22 series each: its
+    # latency histogram and its counter); what matters is that accounts add none.
     assert len(samples) < 200
 
 

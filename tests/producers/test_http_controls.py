@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -118,7 +119,8 @@ def fields_of(problem: dict[str, Any]) -> list[str]:
 
 
 # Every write route, with values that would succeed for a full token.
-def write_requests(rtq: Rtq, account_id: str, entry_id: str) -> dict[tuple[str, str], str]:
+def write_requests(account_id: str, entry_id: str, job_id: str
+                   ) -> dict[tuple[str, str], str]:
     return {
         ("post", "/v1/jobs"): "/v1/jobs",
         ("post", "/v1/dlq/replay"): "/v1/dlq/replay?all=true&force=true",
@@ -129,6 +131,8 @@ def write_requests(rtq: Rtq, account_id: str, entry_id: str) -> dict[tuple[str, 
         ("post", "/v1/resume"): "/v1/resume",
         ("post", "/v1/accounts/{account_id}/release"): f"/v1/accounts/{account_id}/release",
         ("post", "/v1/apps/{app}/release"): "/v1/apps/default/release",
+        ("post", "/v1/cancel"): f"/v1/cancel?account={account_id}",
+        ("post", "/v1/jobs/{job_id}/cancel"): f"/v1/jobs/{job_id}/cancel",
     }
 
 
@@ -140,9 +144,10 @@ def test_a_read_only_token_is_refused_every_write_and_changes_nothing(rtq: Rtq,
     account = rtq.add_account()
     entry = dead_letter(rtq, account.account_id, reason="retries_exhausted")
     rtq.redis.hset(f"rtq:account:{account.account_id}", "state", "locked")
+    pending = rtq.producer.enqueue("retweet", account.account_id, "4")
     writes = {(method, route) for route, operations in OPENAPI["paths"].items()
               for method in operations if method != "get"}
-    asked = write_requests(rtq, account.account_id, entry.id)
+    asked = write_requests(account.account_id, entry.id, pending)
     assert writes == set(asked), "a write route without a read-only test"
     body = {"action": "retweet", "account_id": account.account_id, "tweet_id": "5"}
     for token, status in ((READ_ONLY_TOKEN, 403), (None, 401), ("wrong-token", 401)):
@@ -157,6 +162,7 @@ def test_a_read_only_token_is_refused_every_write_and_changes_nothing(rtq: Rtq,
     assert rtq.redis.hget(f"rtq:account:{account.account_id}", "state") == "locked"
     assert not rtq.redis.exists("rtq:pauses") and audited(rtq) == []
     assert not rtq.redis.exists(f"rtq:intent:{account.account_id}:5")
+    assert rtq.status(pending).state != "cancelled"
     # ...and the same token reads every GET route that needs no path value.
     reader = Client(api, READ_ONLY_TOKEN)
     for route, operations in OPENAPI["paths"].items():
@@ -362,3 +368,36 @@ def test_account_and_app_release_over_http(rtq: Rtq) -> None:
             _stop(process)
     assert audited(rtq) == [("apps.release", ACTOR, app, 3),
                             ("accounts.release", ACTOR, account.account_id, 2)]
+
+
+@pytest.mark.usefixtures("worker")
+def test_cancel_over_http_is_rtq_cancel(rtq: Rtq, api: str) -> None:
+    """POST /v1/cancel?account=A cancels A's paused jobs (the report rtq cancel --json
+    prints); POST /v1/jobs/{id}/cancel one job; both audited; bad input names the
+    parameter, an unknown account or job is a 404."""
+    a, b = rtq.add_account(), rtq.add_account()
+    client = Client(api)
+    assert client.post("/v1/pause", account=a.account_id).status_code == 200
+    a_jobs = [rtq.producer.enqueue("retweet", a.account_id, str(t)) for t in (1, 2, 3)]
+    wait_for(lambda: rtq.redis.llen(f"rtq:paused:account:{a.account_id}") == 3, 20,
+             "A's jobs held by the pause")
+    answer = client.post("/v1/cancel", account=a.account_id)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"target": f"account:{a.account_id}", "cancelled": 3,
+                             "finished": 0, "running": [], "missing": 0}
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    b_job = rtq.producer.enqueue("retweet", b.account_id, "9", at=tomorrow)
+    one = client.post(f"/v1/jobs/{b_job}/cancel")
+    assert one.status_code == 200 and one.json()["cancelled"] == 1, one.text
+    assert rtq.status(b_job).state == "cancelled"
+    assert client.post("/v1/resume", account=a.account_id).status_code == 200
+    assert {s.state for s in rtq.wait_terminal(*a_jobs)} == {"cancelled"}
+    assert rtq.x_calls(a.account_id) == []
+    assert ("cancel", ACTOR, f"account:{a.account_id}", 3) in audited(rtq)
+    assert fields_of(problem_of(client.post("/v1/cancel"), 400)) == ["job"]
+    assert fields_of(problem_of(client.post("/v1/cancel", account="x1"), 400)) == ["account"]
+    assert fields_of(problem_of(client.post("/v1/cancel", account="424242"), 404)) \
+        == ["account"]
+    assert fields_of(problem_of(client.post("/v1/jobs/nosuchjob/cancel"), 404)) == ["job"]
+    both = client.post("/v1/cancel", job=a_jobs[0], account=a.account_id)
+    assert problem_of(both, 400)["errors"]

@@ -9,6 +9,7 @@ the domain's JobService and translates the outcome.
     intake.py     a raw message's first checks, before a task runs (malformed -> dead letter)
     tasks.py      `rtq.retweet` and `rtq.undo`: parse, call the service, report
     signals.py    worker start-up and shutdown (settings, logging, Sentry) and the mover step
+    schedule.py   the event loop's timer schedule, without wake-ups for cancelled timers
     worker_output.py  what Celery prints outside logging, Sentry's Celery integration
     runtime.py    the per-process JobService and its connections
 """

@@ -1,5 +1,6 @@
 """Worker lifecycle hooks: validate settings at start, set up logging and Sentry, run the
-parking mover, and record the jobs Celery drops as expired."""
+parking mover, give the event loop the lean timer schedule (schedule.py), and record the jobs
+Celery drops as expired."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from celery import bootsteps, signals
 
 from worker.celery_adapter import runtime
 from worker.celery_adapter.app import app
+from worker.celery_adapter.schedule import LeanScheduleStep
 from worker.celery_adapter.worker_output import prepare_worker_output, setup_worker_sentry
 from worker.core.keys import Keys
 from worker.core.observability import setup_logging
@@ -100,3 +102,4 @@ class ParkingMoverStep(bootsteps.StartStopStep):
 
 
 app.steps["worker"].add(ParkingMoverStep)
+app.steps["worker"].add(LeanScheduleStep)

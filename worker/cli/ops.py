@@ -13,6 +13,8 @@ from worker.ops.stats import PARKED_REASONS, Snapshot, StatsReader
 
 # Constants only: the modules behind them load when their command runs.
 METRICS_PORT = 9540
+# `rtq stats` names this many pauses at most (there may be thousands of paused accounts).
+PAUSES_SHOWN = 5
 FLOWER_PORT = 5555
 
 
@@ -22,7 +24,7 @@ FLOWER_PORT = 5555
 @handle_errors
 def stats(ctx: Context, as_json: bool) -> None:
     """Queue depth, running, parked and dead-lettered jobs, workers, held apps, the circuit
-    breaker, and each account's state and budgets, read from Redis."""
+    breaker, the pauses in force, and each account's state and budgets, read from Redis."""
     snapshot = StatsReader(ctx.redis, ctx.settings).snapshot()
     if as_json:
         emit_json(snapshot.as_dict())
@@ -51,6 +53,7 @@ def _print_stats(snapshot: Snapshot) -> None:
         ["apps held", _apps_held(snapshot)],
         ["breaker", snapshot.breaker.state
                     + (f" until {snapshot.breaker.until}" if snapshot.breaker.until else "")],
+        ["paused", _paused(snapshot)],
     ]
     print_table(rows, ["measure", "value"])
     if not snapshot.accounts:
@@ -74,6 +77,19 @@ def _apps_held(snapshot: Snapshot) -> str:
         return "0"
     return f"{len(snapshot.apps)} (" + ", ".join(
         f"{hold.app}: {hold.reason}, {hold.held_jobs} job(s)" for hold in snapshot.apps) + ")"
+
+
+def _paused(snapshot: Snapshot) -> str:
+    """`N scope(s), M job(s) held (scope since T: jobs, ...)`: the first few pauses in force."""
+    if not snapshot.pauses:
+        return "0"
+    shown = ", ".join(f"{pause.scope} since {pause.since or '?'}: {pause.held_jobs} job(s)"
+                      for pause in snapshot.pauses[:PAUSES_SHOWN])
+    more = len(snapshot.pauses) - PAUSES_SHOWN
+    if more > 0:
+        shown += f", {more} more (rtq pause --list)"
+    return (f"{len(snapshot.pauses)} scope(s), {sum(snapshot.paused_jobs.values())} job(s) "
+            f"held ({shown})")
 
 
 def _budget(budget: dict[str, Any] | None) -> str:

@@ -11,6 +11,7 @@ its rate budget as any job does. Producers keep enqueuing meanwhile.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -23,6 +24,8 @@ from worker.domain.scripts.contract import call_of
 from worker.domain.scripts.queueing import ResumeInput, count
 
 ALL = "all"
+# What a scope names: everything, one account, one tweet (the `kind` of stats and metrics).
+SCOPE_KINDS = (ALL, "account", "tweet")
 
 
 class ScopeError(ValueError):
@@ -57,8 +60,21 @@ class Pause:
     since: str | None
     held_jobs: int
 
+    @property
+    def kind(self) -> str:
+        """all, account or tweet."""
+        return self.scope.split(":", 1)[0]
+
+    def started_at(self) -> float | None:
+        """When the pause began (epoch seconds), if its start reads as a time."""
+        try:
+            return datetime.fromisoformat(self.since).timestamp() if self.since else None
+        except ValueError:
+            return None
+
     def as_dict(self) -> dict[str, Any]:
-        return {"scope": self.scope, "since": self.since, "held_jobs": self.held_jobs}
+        return {"scope": self.scope, "kind": self.kind, "since": self.since,
+                "held_jobs": self.held_jobs}
 
 
 class Pauses:

@@ -31,6 +31,11 @@ only if Redis loses its data).
     rtq_app_held_jobs                         jobs waiting for held apps
     rtq_breaker_state                         the circuit breaker for calls to X: 0 closed,
                                               1 half-open, 2 open
+    rtq_paused_jobs{kind}                     jobs held by operators' pauses (`rtq pause`), by
+                                              kind of scope: all | account | tweet
+    rtq_pauses{kind}                          pauses in force, by kind of scope
+    rtq_pause_oldest_age_seconds{kind}        how long the oldest pause of each kind has been in
+                                              force (0 when none)
     rtq_workers_alive                         workers whose heartbeat has not expired
     rtq_job_latency_seconds{outcome}          enqueue to outcome (a histogram: ops/latency.py)
     rtq_oldest_waiting_age_seconds{waiting}   the oldest waiting job per lane, and held
@@ -163,6 +168,7 @@ def families(snapshot: Snapshot, metrics: MetricsSettings | None = None) -> Iter
         accounts.add_metric([state], by_state.get(state, 0))
     yield accounts
     yield from _hold_families(snapshot)
+    yield from _pause_families(snapshot)
     yield GaugeMetricFamily("rtq_workers_alive", "Workers whose heartbeat has not expired",
                             value=len(snapshot.workers))
     yield GaugeMetricFamily(
@@ -238,6 +244,26 @@ def _hold_families(snapshot: Snapshot) -> Iterator[Metric]:
         "rtq_breaker_state",
         "The circuit breaker for calls to X: 0 closed, 1 half-open (probing), 2 open (paused)",
         value=BREAKER_STATES.index(snapshot.breaker.state))
+
+
+def _pause_families(snapshot: Snapshot) -> Iterator[Metric]:
+    """Operators' pauses by kind of scope: three series each, however many accounts or tweets
+    are paused."""
+    jobs = GaugeMetricFamily("rtq_paused_jobs", "Jobs held by operators' pauses (rtq pause), "
+                             "by kind of scope: all, account, tweet", labels=["kind"])
+    for kind, count in snapshot.paused_jobs.items():
+        jobs.add_metric([kind], count)
+    yield jobs
+    pauses = GaugeMetricFamily("rtq_pauses", "Pauses in force (rtq pause --list), by kind of "
+                               "scope", labels=["kind"])
+    for kind, count in snapshot.pauses_by_kind.items():
+        pauses.add_metric([kind], count)
+    yield pauses
+    oldest = GaugeMetricFamily("rtq_pause_oldest_age_seconds", "How long the oldest pause of "
+                               "each kind has been in force (0 when none)", labels=["kind"])
+    for kind, age in snapshot.oldest_pause_age().items():
+        oldest.add_metric([kind], age)
+    yield oldest
 
 
 def registry(reader: StatsReader, metrics: MetricsSettings | None = None) -> CollectorRegistry:

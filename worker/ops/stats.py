@@ -26,6 +26,9 @@ reader covers every host and process; nothing here writes.
     apps              the held apps (the `app_holds` sorted set and each app's hash and held
                       list: domain/holds.py), their reasons and the jobs waiting for them
     breaker           the circuit breaker's state for calls to X (closed, half_open, open)
+    pauses            the operator's pauses in force (`rtq pause`: the `pauses` set, each
+                      scope's start and the LLEN of its paused list: domain/pauses.py), and
+                      the jobs they hold by kind of scope (all, account, tweet)
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from worker.domain.account_info import ACCOUNT_STATES, AccountInfo
 from worker.domain.accounts import AccountStore
 from worker.domain.dlq import REASONS
 from worker.domain.holds import APP_REASONS, AppHold, BreakerStatus, Holds
+from worker.domain.pauses import SCOPE_KINDS, Pause, Pauses
 from worker.ops.latency import LatencyReader
 
 PARKED_REASONS = ("retry", "rate_window", "reauthorization")
@@ -69,6 +73,32 @@ class Snapshot:
     apps: list[AppHold] = field(default_factory=list)
     breaker: BreakerStatus = field(default_factory=lambda: BreakerStatus("closed"))
     lanes: dict[str, int] = field(default_factory=dict)
+    pauses: list[Pause] = field(default_factory=list)
+
+    @property
+    def paused_jobs(self) -> dict[str, int]:
+        """Jobs held by pauses, by kind of scope (all, account, tweet; zero when none)."""
+        counts = dict.fromkeys(SCOPE_KINDS, 0)
+        for pause in self.pauses:
+            counts[pause.kind] = counts.get(pause.kind, 0) + pause.held_jobs
+        return counts
+
+    @property
+    def pauses_by_kind(self) -> dict[str, int]:
+        """Pauses in force, by kind of scope."""
+        counts = dict.fromkeys(SCOPE_KINDS, 0)
+        for pause in self.pauses:
+            counts[pause.kind] = counts.get(pause.kind, 0) + 1
+        return counts
+
+    def oldest_pause_age(self) -> dict[str, float]:
+        """Seconds since the oldest pause of each kind began (0 when there is none)."""
+        ages = dict.fromkeys(SCOPE_KINDS, 0.0)
+        for pause in self.pauses:
+            started = pause.started_at()
+            if started is not None:
+                ages[pause.kind] = max(ages.get(pause.kind, 0.0), self.taken_at - started)
+        return ages
 
     @property
     def accounts_by_state(self) -> dict[str, int]:
@@ -135,6 +165,13 @@ class Snapshot:
                 "held_apps": [hold.as_dict() for hold in self.apps],
             },
             "breaker": self.breaker.as_dict(),
+            "pauses": {
+                "scopes": len(self.pauses),
+                "held_jobs": sum(self.paused_jobs.values()),
+                "by_kind": {kind: {"scopes": self.pauses_by_kind[kind], "held_jobs": jobs}
+                            for kind, jobs in self.paused_jobs.items()},
+                "paused": [pause.as_dict() for pause in self.pauses],
+            },
         }
 
 
@@ -149,6 +186,7 @@ class StatsReader:
         self._keys = Keys(settings.key_prefix)
         self._accounts = AccountStore(client, self._keys)
         self._holds = Holds(client, self._keys, settings.queue_key)
+        self._pauses = Pauses(client, self._keys)
         self._reasons: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -193,6 +231,7 @@ class StatsReader:
             apps=self._holds.apps(),
             breaker=self._holds.breaker(),
             lanes=by_lane,
+            pauses=self._pauses.list(),
         )
 
     def _waiting(self, groups: list[str]) -> dict[tuple[str, str], int]:

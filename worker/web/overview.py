@@ -1,5 +1,6 @@
 """The overview page: the queue by lane, running and parked jobs, dead letters, workers, holds,
-the circuit breaker (one `rtq stats` snapshot), and the last hour's outcomes as a chart."""
+the circuit breaker, the pauses in force (one `rtq stats` snapshot), and the last hour's
+outcomes as a chart."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from worker.web.html import Markup, join, link, render, table, url
 REFRESH = 30
 HELD_STATES = ("needs_reauth", "locked", "suspended")
 SHOWN_LANES = ("fast", "released", "overflow")
+PAUSES_SHOWN = 5
 
 
 def _card(title: str, value: object, detail: Markup | str = "", *, alert: bool = False
@@ -62,7 +64,21 @@ def cards(snapshot: Snapshot) -> Markup:
               alert=any(held_accounts.values())),
         _card("Circuit breaker", breaker.state,
               f"until {breaker.until}" if breaker.until else "", alert=breaker.state != "closed"),
+        _card("Paused", len(snapshot.pauses), _pauses(snapshot), alert=bool(snapshot.pauses)),
     ])
+
+
+def _pauses(snapshot: Snapshot) -> Markup:
+    """The jobs each kind of pause holds, and the first few pauses with their start."""
+    if not snapshot.pauses:
+        return Markup("nothing paused")
+    held = _counts(snapshot.paused_jobs)
+    first = [render("<li>$scope since $since: $n</li>", scope=p.scope, since=p.since or "?",
+                    n=p.held_jobs) for p in snapshot.pauses[:PAUSES_SHOWN]]
+    more = len(snapshot.pauses) - PAUSES_SHOWN
+    if more > 0:
+        first.append(render("<li>$n more (rtq pause --list)</li>", n=more))
+    return render("<p>held jobs by kind</p>$held<ul>$first</ul>", held=held, first=join(first))
 
 
 async def overview(request: web.Request) -> web.Response:
