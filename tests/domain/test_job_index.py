@@ -23,7 +23,8 @@ def test_every_producer_path_indexes_the_job_newest_first(rtq: Rtq) -> None:
     first = rtq.producer.enqueue("retweet", a.account_id, "11")
     bulk = rtq.producer.enqueue_many(
         [JobRequest.create("retweet", a.account_id, str(20 + i)) for i in range(3)])
-    scheduled = rtq.producer.enqueue("undo", a.account_id, "11", at=datetime.now(UTC) + timedelta(days=1))
+    scheduled = rtq.producer.enqueue("undo", a.account_id, "11",
+                                     at=datetime.now(UTC) + timedelta(days=1))
     rtq.producer.enqueue("retweet", b.account_id, "11")
     raw = rtq.send_task("rtq.retweet", kwargs={"account_id": a.account_id, "tweet_id": "31"})
     wait_for(lambda: index.size(a.account_id) == 6, 30, "the raw message indexed by a worker")

@@ -14,6 +14,8 @@ help: Click needs the command objects for that, so it imports them all.
     audit.py      the audit trail of operator actions (`rtq audit`)
     ops.py        stats, metrics, flower
     pause.py      pause and resume (everything, an account, a tweet)
+    find.py       finding jobs: jobs (an account's, paged and filtered), pair (one account
+                  and tweet)
     api.py        the HTTP producer (`rtq api`)
     web.py        the web console (`rtq web`)
 """
@@ -40,7 +42,9 @@ LAZY_COMMANDS: dict[str, str] = {
     "enqueue": "worker.cli.jobs:enqueue",
     "fake-x": "fake_x.cli:fake_x_command",
     "flower": "worker.cli.ops:flower",
+    "jobs": "worker.cli.find:jobs",
     "metrics": "worker.cli.ops:metrics",
+    "pair": "worker.cli.find:pair",
     "pause": "worker.cli.pause:pause",
     "resume": "worker.cli.pause:resume",
     "retweet": "worker.cli.jobs:retweet",
