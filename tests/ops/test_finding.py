@@ -174,7 +174,7 @@ def test_bad_queries_name_their_argument(rtq: Rtq) -> None:
             with pytest.raises(InvalidQuery) as caught:
                 JobQuery.parse(**query)  # type: ignore[arg-type]
             assert caught.value.argument == argument, query
-    with pytest.raises(InvalidQuery, match="queued, deferred, running.*cancelled, expired"):
+    with pytest.raises(InvalidQuery, match=r"queued, deferred, running.*cancelled, expired"):
         JobQuery.parse("1", state="finished")
     with pytest.raises(InvalidQuery, match="account: unknown account 424242"):
         finder(rtq).jobs(JobQuery.parse("424242"))

@@ -51,7 +51,7 @@ def test_a_running_job_is_named_by_the_pairs_claim(rtq: Rtq) -> None:
     assert state.claim_job == job and state.running is not None
     assert state.running.state == "running" and state.running.worker
     running = state.as_dict()["running"]
-    assert running["job_id"] == job and 0 < running["lease_left_ms"]
+    assert running["job_id"] == job and running["lease_left_ms"] > 0
     rtq.wait_terminal(job)
     assert pair(rtq, a.account_id, "41").running is None
 

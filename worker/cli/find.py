@@ -22,9 +22,11 @@ from worker.ops.finding import (
 from worker.ops.lookup import read_pair
 
 
-def _bad(exc: InvalidQuery) -> None:
-    # Exit 2 for arguments that cannot be used (as click does), 1 for an account rtq lacks.
-    fail(f"--{exc.argument}: {exc.reason}", code=1 if isinstance(exc, UnknownAccount) else 2)
+def _bad(exc: InvalidQuery, *, option: bool = True) -> None:
+    # Named as the command takes it (`--state`, or the argument `tweet`); exit 2 for arguments
+    # that cannot be used (as click does), 1 for an account rtq does not know.
+    name = f"--{exc.argument}" if option else exc.argument
+    fail(f"{name}: {exc.reason}", code=1 if isinstance(exc, UnknownAccount) else 2)
 
 
 def _why(job: JobSummary) -> str:
@@ -94,8 +96,9 @@ def pair(ctx: Context, account_id: str, tweet: str, as_json: bool) -> None:
     back now (a pause, a held account or app, the breaker, a spent rate window)."""
     try:
         query = JobQuery.parse(account_id, tweet=tweet)
+        JobFinder(ctx.redis, ctx.keys).require_account(query.account_id)
     except InvalidQuery as exc:
-        _bad(exc)
+        _bad(exc, option=False)
         return
     assert query.tweet_id is not None
     settings = ctx.settings

@@ -189,8 +189,7 @@ class JobFinder:
     def jobs(self, query: JobQuery) -> JobsPage:
         """One page of the account's jobs, newest first, that match the query."""
         account = query.account_id
-        if not self._known(account):
-            raise UnknownAccount(account)
+        self.require_account(account)
         found: list[tuple[str, dict[str, str | None]]] = []
         examined, cursor = 0, query.cursor
         next_cursor: str | None = None
@@ -226,12 +225,15 @@ class JobFinder:
         return JobsPage(account, _summaries(self._redis, self._keys, found), next_cursor,
                         examined)
 
-    def _known(self, account_id: str) -> bool:
+    def require_account(self, account_id: str) -> None:
+        """UnknownAccount unless rtq has the account's credentials or jobs of it (a removed
+        account's jobs can still be found)."""
         pipe = self._redis.pipeline(transaction=False)
         pipe.hexists(self._keys.accounts, account_id)
         pipe.exists(self._keys.account_jobs(account_id))
         has_credentials, has_index = pipe.execute()
-        return bool(has_credentials or has_index)
+        if not (has_credentials or has_index):
+            raise UnknownAccount(account_id)
 
 
 def summaries(client: redis.Redis, keys: Keys, job_ids: Sequence[str]) -> list[JobSummary | None]:
