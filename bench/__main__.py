@@ -34,6 +34,7 @@ SCENARIOS = {
     "ratelimit": ("bench.ratelimit", "issue 4: shortened windows, saturated accounts, parking"),
     "profile": ("bench.hotspots", "py-spy profile of a worker on the hot path"),
     "scrape": ("bench.scrape", "16: one metrics scrape: 10,000 accounts, 100,000 queued, parked"),
+    "finding": ("bench.finding", "15: rtq jobs / rtq pair with 1,000,000 job records vs 1,000"),
 }
 # Run only when named: measures the changes bench/patches/ proposes, not the product.
 EXTRA = {
