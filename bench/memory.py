@@ -1,7 +1,8 @@
 """5. Memory: Redis bytes per queued job and per finished job (INFO used_memory deltas, broken
 down with MEMORY USAGE over samples; the queued job's figure includes its entry in the account's
-job index, though its name, kept for comparison across runs, does not say so), and worker RSS while 100,000 jobs go through one worker
-(sampled at intervals: after warm-up it must not grow)."""
+job index, though its name, kept for comparison across runs, does not say so), and worker RSS
+while 100,000 jobs go through one worker (sampled at intervals: after warm-up it must not
+grow)."""
 
 from __future__ import annotations
 
