@@ -14,5 +14,6 @@
     holds.py          held apps (credits, usage caps, permissions) and the circuit breaker
     pauses.py         an operator's pauses: everything, an account, a tweet (rtq pause)
     jobs.py           job records and their states
+    job_index.py      each account's jobs in the order Redis accepted them (a stream), paged
     dlq.py            dead letters: add, list, show, replay, purge, caps
 """

@@ -108,8 +108,9 @@ def app_hold_ends(client: redis.Redis, keys: Keys, apps: set[str]) -> dict[str, 
     ordered = sorted(apps)
     for app in ordered:
         pipe.hget(keys.app(app), "until_ms")
+    ends = [v.decode() if isinstance(v, bytes) else v for v in pipe.execute()]
     return {app: int(v) if v and str(v).isdigit() else None
-            for app, v in zip(ordered, pipe.execute(), strict=True)}
+            for app, v in zip(ordered, ends, strict=True)}
 
 
 def _ms_iso(value: str | None) -> str | None:
