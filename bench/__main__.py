@@ -35,6 +35,7 @@ SCENARIOS = {
     "profile": ("bench.hotspots", "py-spy profile of a worker on the hot path"),
     "scrape": ("bench.scrape", "16: one metrics scrape: 10,000 accounts, 100,000 queued, parked"),
     "pausecpu": ("bench.pausecpu", "15: worker CPU with 10,000 paused jobs vs idle"),
+    "finding": ("bench.finding", "16: rtq jobs / rtq pair with 1,000,000 job records vs 1,000"),
 }
 # Run only when named: measures the changes bench/patches/ proposes, not the product.
 EXTRA = {

@@ -96,6 +96,6 @@ def test_help_lists_every_command_with_its_short_help(rtq: Rtq) -> None:
     listed = result.stdout.split("Commands:\n", 1)[1].splitlines()
     assert [line.split()[0] for line in listed] == [
         "accounts", "api", "apps", "audit", "cancel", "demo", "dlq", "enqueue", "fake-x",
-        "flower", "keygen", "metrics", "pause", "resume", "retweet", "stats", "status", "undo",
-        "web", "worker"]
+        "flower", "jobs", "keygen", "metrics", "pair", "pause", "resume", "retweet", "stats",
+        "status", "undo", "web", "worker"]
     assert all(len(line.split()) > 1 for line in listed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from redis.client import NEVER_DECODE
 
 from producers import JobRequest
 from tests.support import Rtq, wait_for
@@ -53,3 +54,22 @@ def test_pages_go_from_newest_to_oldest_without_overlap(rtq: Rtq) -> None:
 def test_a_bad_cursor_is_refused_by_name(rtq: Rtq) -> None:
     with pytest.raises(InvalidCursor, match="not a page cursor"):
         JobIndex(rtq.redis, Keys()).page("1", before="yesterday")
+
+
+def test_ids_rtq_did_not_make_are_kept_as_they_are(rtq: Rtq) -> None:
+    """rtq's own ids are stored packed (16 bytes); a raw message's task id of any other form
+    (a name, an upper-case UUID) is stored as text; all read back exactly."""
+    a = rtq.add_account()
+    index = JobIndex(rtq.redis, Keys())
+    own = rtq.producer.enqueue("retweet", a.account_id, "1")
+    named = rtq.send_task("rtq.retweet", kwargs={"account_id": a.account_id, "tweet_id": "2"},
+                          task_id="order-42")
+    upper = rtq.send_task("rtq.retweet", kwargs={"account_id": a.account_id, "tweet_id": "3"},
+                          task_id="0A1B2C3D-0000-4000-8000-00000000000F")
+    wait_for(lambda: index.size(a.account_id) == 3, 30, "the raw messages indexed")
+    assert list(index.newest_first(a.account_id)) == [upper, named, own]
+    # Read undecoded, as JobIndex reads it: a packed id is not text.
+    entries = rtq.redis.execute_command("XRANGE", Keys().account_jobs(a.account_id), "-", "+",
+                                        **{NEVER_DECODE: True})
+    assert [next(iter(fields)) for _, fields in entries] == [b"u", b"j", b"j"]
+    assert len(entries[0][1][b"u"]) == 16

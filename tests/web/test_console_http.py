@@ -261,3 +261,22 @@ def test_replay_by_filter_follows_the_cli_rules(rtq: Rtq, console: Console) -> N
     job_ids = re.findall(r'/lookup/job\?id=([0-9a-f-]{36})"', done.text)
     assert len(job_ids) == 2
     assert {s.state for s in rtq.wait_terminal(*job_ids)} == {"succeeded"}
+
+
+def test_the_pair_lookup_shows_why_its_job_waits(rtq: Rtq, console: Console) -> None:
+    """What `rtq pair` says, in the console: the scheduled job waiting (with its due time), the
+    pause holding the pair back, and when X said the known state."""
+    account = rtq.add_account()
+    pair = (account.account_id, "90")
+    rtq.redis.set(f"rtq:known:{pair[0]}:{pair[1]}", "1", ex=rtq.settings.known_state_ttl - 60)
+    due = clock.iso(int(clock.now()) + 7200)
+    job = rtq.producer.enqueue("retweet", *pair, at=due)
+    rtq.redis.set("rtq:pause:tweet:90", clock.now_iso())
+    page = console.session(READ_ONLY_TOKEN).get(
+        f"{console.url}/lookup/pair?account={pair[0]}&tweet=90", timeout=5)
+    assert page.status_code == 200
+    waiting = page.text.split("<h2>Waiting</h2>")[1].split("<h2>")[0]
+    assert job in waiting and "schedule" in waiting and due in waiting
+    held = page.text.split("<h2>Held back by</h2>")[1].split("<h2>")[0]
+    assert "paused: tweet:90 (rtq resume)" in held
+    assert "X said it at" in page.text

@@ -15,6 +15,8 @@ help: Click needs the command objects for that, so it imports them all.
     ops.py        stats, metrics, flower
     pause.py      pause and resume (everything, an account, a tweet)
     cancel.py     cancel pending jobs (by id, an account's, a tweet's, one pair's)
+    find.py       finding jobs: jobs (an account's, paged and filtered), pair (one account
+                  and tweet)
     api.py        the HTTP producer (`rtq api`)
     web.py        the web console (`rtq web`)
 """
@@ -42,7 +44,9 @@ LAZY_COMMANDS: dict[str, str] = {
     "enqueue": "worker.cli.jobs:enqueue",
     "fake-x": "fake_x.cli:fake_x_command",
     "flower": "worker.cli.ops:flower",
+    "jobs": "worker.cli.find:jobs",
     "metrics": "worker.cli.ops:metrics",
+    "pair": "worker.cli.find:pair",
     "pause": "worker.cli.pause:pause",
     "resume": "worker.cli.pause:resume",
     "retweet": "worker.cli.jobs:retweet",

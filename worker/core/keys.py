@@ -29,9 +29,10 @@ class Keys:
         return f"{self.prefix}:account:{account_id}"
 
     def account_jobs(self, account_id: str) -> str:
-        """Stream of the account's jobs in the order Redis accepted them (field `j`: the job
-        id), written by enqueue.lua and begin.lua (a raw message), trimmed to RTQ_JOB_TTL: the
-        index `rtq jobs --account` and `rtq cancel --account` read instead of scanning."""
+        """Stream of the account's jobs in the order Redis accepted them (field `u`: the 16
+        bytes of a job id rtq made, or `j`: any other job id), written by enqueue.lua and
+        deliver.lua/begin.lua (a raw message), trimmed after two RTQ_JOB_TTLs: the index `rtq
+        jobs --account` and `rtq cancel --account` read instead of scanning (domain/job_index)."""
         return f"{self.prefix}:account:{account_id}:jobs"
 
     def job(self, job_id: str) -> str:
@@ -51,7 +52,8 @@ class Keys:
         return f"{self.prefix}:known:{account_id}:{tweet_id}"
 
     def claim(self, account_id: str, tweet_id: str) -> str:
-        """The job id holding the pair, with a lease (PX)."""
+        """The claim token of the delivery holding the pair (`{job_id}:{random hex}`), with a
+        lease (PX)."""
         return f"{self.prefix}:claim:{account_id}:{tweet_id}"
 
     @property

@@ -127,7 +127,9 @@ class JobService:
 
     def _run(self, job: Job) -> Result:
         """Begin, then act on the verdict (begin.lua counted the outcomes it settled)."""
-        token = secrets.token_hex(16)
+        # Unique per delivery; it starts with the job id, so that whoever reads the pair's claim
+        # (`rtq pair`, worker/ops/lookup.py) knows which job is running.
+        token = f"{job.job_id}:{secrets.token_hex(16)}"
         now = clock.now()
         call = begin_call(self._begin, job, token=token, now_iso=clock.iso(now),
                           now_ms=clock.ms(now), message=self._settler.message(job),

@@ -1,6 +1,7 @@
 """Look one thing up: a job by id (its status record and history, what `rtq status --history`
-shows) or an (account, tweet) pair (its known state, latest intent, claim and scheduled jobs,
-read from the key schema by worker/ops/lookup.py)."""
+shows) or an (account, tweet) pair (what `rtq pair` shows: its known state and when X said it,
+latest intent, claim, waiting jobs and why, what holds it back, scheduled jobs; read from the
+key schema by worker/ops/lookup.py)."""
 
 from __future__ import annotations
 
@@ -71,23 +72,38 @@ async def pair_page(request: web.Request) -> web.Response:
         body = render('$forms<p class="error">$m</p>', forms=forms, m=str(exc))
         return respond(request, "Account and tweet", body, current=CURRENT, status=400)
     state = console(request)
-    pair = await in_thread(read_pair, state.redis, state.keys, account_id, tweet_id)
+    pair = await in_thread(read_pair, state.redis, state.keys, account_id, tweet_id,
+                           known_state_ttl=state.settings.known_state_ttl,
+                           default_app=state.default_app)
     intent = pair.intent
     known = ("unknown: rtq will ask X" if pair.known is None else
              f"{pair.known} (trusted for {pair.known_ttl} s more)" if pair.known_ttl is not None
              else pair.known)
+    latest = pair.latest
     body = render(
         "$forms<h2>Known state</h2>$known<h2>Latest intent</h2>$intent<h2>Claim</h2>$claim"
-        "<h2>Scheduled</h2>$scheduled", forms=forms,
+        "<h2>Waiting</h2>$waiting<h2>Held back by</h2>$conditions<h2>Scheduled</h2>$scheduled",
+        forms=forms,
         known=fields([("account", account_id), ("tweet", tweet_id),
-                      ("as X last said", known)]),
+                      ("as X last said", known), ("X said it at", pair.known_said_at)]),
         intent=fields([("action", intent.get("action")), ("job", _job_link(intent.get("job"))),
-                       ("sequence", intent.get("seq"))]) if intent else
+                       ("sequence", intent.get("seq")),
+                       ("its state", latest.state if latest else None)]) if intent else
         Markup('<p class="empty">No intent recorded (or it expired).</p>'),
-        claim=fields([("held by", _job_link(pair.claim)),
+        claim=fields([("held by", _job_link(pair.claim_job)),
+                      ("worker", pair.running.worker if pair.running else None),
                       ("lease left", f"{pair.claim_ttl_ms} ms"
                        if pair.claim_ttl_ms is not None else None)]) if pair.claim else
         Markup('<p class="empty">No job holds this pair now.</p>'),
+        waiting=table(["job", "action", "why", "due", "detail"],
+                      [[_job_link(j.job_id), j.action, j.wait.reason if j.wait else None,
+                        (j.wait.due_at if j.wait else None) or "until released",
+                        j.wait.detail if j.wait else None] for j in pair.waiting],
+                      empty="No job of this pair waits."),
+        conditions=table(["what", "detail", "until"],
+                         [[c.kind, c.detail, c.until or "until released"]
+                          for c in pair.conditions],
+                         empty="Nothing holds this pair's jobs back now."),
         scheduled=table(["job", "due"], [[_job_link(job), due] for job, due in pair.scheduled],
                         empty="No scheduled job."))
     return respond(request, f"Account {account_id}, tweet {tweet_id}", body, current=CURRENT)

@@ -128,7 +128,8 @@ if deadline and state ~= 'running' and tonumber(ARGV[11]) >= deadline then
   count('expired')
   return {'expired', tostring(deadline)}
 end
-local latest = redis.call('HGET', KEYS[2], 'job')
+local intent = redis.call('HMGET', KEYS[2], 'job', 'seq')
+local latest = intent[1]
 if latest and latest ~= ARGV[1] then
   redis.call('HSET', job, 'state', 'superseded', 'reason', 'superseded by job ' .. latest,
     'updated_at', ARGV[5])
@@ -136,6 +137,9 @@ if latest and latest ~= ARGV[1] then
   count('superseded')
   return {'superseded', latest}
 end
+-- The job is its pair's latest intent: its place in the intent order is the intent's (a record
+-- enqueue.lua writes keeps no copy of it).
+if latest then seq = intent[2] or seq end
 local pair = redis.call('MGET', KEYS[3], KEYS[4])
 local holder, known = pair[1], pair[2]
 local attempts, charged, history = record[6] or '0', record[7] or '0', record[8] or '[]'

@@ -212,9 +212,11 @@ local function enqueue_one(base)
   end
   -- The record holds only what differs from its readers' defaults while it waits: no
   -- attempts or charged calls yet (0), updated_at = created_at (worker/domain/jobs.py, begin.lua);
-  -- the creation time as epoch ms, a third of the ISO text (worker/domain/jobs.py formats it).
+  -- the creation time as epoch ms, a third of the ISO text (worker/domain/jobs.py formats it);
+  -- no intent seq, which the intent holds (begin.lua reads it there): a record of a job in the
+  -- overflow lane then fits the allocator's 128-byte class instead of 160.
   redis.call('HSET', job, 'action', action, 'account_id', account, 'tweet_id', tweet,
-    'state', 'queued', 'seq', seq, 'created_at_ms', now_ms)
+    'state', 'queued', 'created_at_ms', now_ms)
   redis.call('EXPIRE', job, ttl)
   local index = prefix .. 'account:' .. account .. ':jobs'
   index_job(index, job_id, now, ttl)
