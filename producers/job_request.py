@@ -178,7 +178,10 @@ def parse_duration(value: object, field: str) -> timedelta:
     if isinstance(value, timedelta):
         delay = value
     elif isinstance(value, int) and not isinstance(value, bool):
-        delay = timedelta(seconds=value)
+        try:
+            delay = timedelta(seconds=value)
+        except OverflowError:  # far too long: the bound below says so
+            delay = timedelta.max if value > 0 else timedelta.min
     elif isinstance(value, str) and (parsed := parse_duration_text(value)) is not None:
         delay = parsed
     else:

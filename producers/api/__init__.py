@@ -2,6 +2,8 @@
 the `rtq` CLI, each a small handler over the service the CLI calls.
 
     jobs.py          POST /v1/jobs, GET /v1/jobs/{job_id}
+    cancels.py       POST /v1/cancel, POST /v1/jobs/{job_id}/cancel
+    finding.py       GET /v1/accounts/{account_id}/jobs, GET /v1/pairs/{account_id}/{tweet_id}
     dead_letters.py  GET /v1/dlq, GET /v1/dlq/export, POST /v1/dlq/replay, POST /v1/dlq/purge,
                      GET|DELETE /v1/dlq/{entry_id}, POST /v1/dlq/{entry_id}/replay
     pauses.py        GET /v1/pauses, POST /v1/pause, POST /v1/resume

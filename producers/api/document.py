@@ -13,11 +13,12 @@ import copy
 from types import ModuleType
 from typing import Any
 
-from producers.api import cancels, dead_letters, holds, jobs, meta, ops, pauses
+from producers.api import cancels, dead_letters, finding, holds, jobs, meta, ops, pauses
 from producers.api.base import Route
 from producers.api.schema import SCHEMAS, problem_response
 
-GROUPS: tuple[ModuleType, ...] = (jobs, cancels, dead_letters, pauses, holds, ops, meta)
+GROUPS: tuple[ModuleType, ...] = (jobs, cancels, finding, dead_letters, pauses, holds, ops,
+                                  meta)
 
 _SHARED = {
     "400": problem_response("A parameter is invalid or not one this route takes; `errors` "

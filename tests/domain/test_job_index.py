@@ -73,3 +73,11 @@ def test_ids_rtq_did_not_make_are_kept_as_they_are(rtq: Rtq) -> None:
                                         **{NEVER_DECODE: True})
     assert [next(iter(fields)) for _, fields in entries] == [b"u", b"j", b"j"]
     assert len(entries[0][1][b"u"]) == 16
+
+
+def test_the_first_possible_cursor_is_an_empty_page(rtq: Rtq) -> None:
+    """`0-0` (nothing is older) is a well-formed cursor: an empty last page, not an error."""
+    a = rtq.add_account()
+    rtq.producer.enqueue("retweet", a.account_id, "1")
+    page = JobIndex(rtq.redis, Keys()).page(a.account_id, before="0-0")
+    assert page.job_ids == [] and page.next_cursor is None

@@ -401,3 +401,45 @@ def test_cancel_over_http_is_rtq_cancel(rtq: Rtq, api: str) -> None:
     assert fields_of(problem_of(client.post("/v1/jobs/nosuchjob/cancel"), 404)) == ["job"]
     both = client.post("/v1/cancel", job=a_jobs[0], account=a.account_id)
     assert problem_of(both, 400)["errors"]
+
+
+@pytest.mark.usefixtures("worker")
+def test_finding_jobs_over_http_is_rtq_jobs_and_rtq_pair(rtq: Rtq, api: str) -> None:
+    """GET /v1/accounts/{A}/jobs answers what `rtq jobs --json` prints (pages, filters, waiting
+    jobs with why); GET /v1/pairs/{A}/{T} what `rtq pair --json` prints; bad input names the
+    parameter, an unknown account is a 404."""
+    a = rtq.add_account()
+    client = Client(api, READ_ONLY_TOKEN)
+    assert rtq.cli("pause", "--account", a.account_id).returncode == 0
+    ids = [rtq.producer.enqueue("retweet", a.account_id, str(t)) for t in range(1, 6)]
+    wait_for(lambda: rtq.redis.llen(f"rtq:paused:account:{a.account_id}") == 5, 20,
+             "A's jobs held by the pause")
+    first = client.get(f"/v1/accounts/{a.account_id}/jobs", limit=3)
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert [j["job_id"] for j in page["jobs"]] == ids[:-4:-1] and page["next_cursor"]
+    cli = json.loads(rtq.cli("jobs", "--account", a.account_id, "--limit", "3",
+                             "--json").stdout)
+    assert [j["job_id"] for j in cli["jobs"]] == [j["job_id"] for j in page["jobs"]]
+    rest = client.get(f"/v1/accounts/{a.account_id}/jobs", limit=3,
+                      cursor=page["next_cursor"]).json()
+    assert [j["job_id"] for j in rest["jobs"]] == ids[1::-1] and rest["next_cursor"] is None
+    waiting = client.get(f"/v1/accounts/{a.account_id}/jobs", state="waiting",
+                         tweet="3").json()["jobs"]
+    assert [(j["job_id"], j["waiting_for"]) for j in waiting] == [(ids[2], "pause")]
+    pair = client.get(f"/v1/pairs/{a.account_id}/3")
+    assert pair.status_code == 200, pair.text
+    document = pair.json()
+    assert document["intent"]["job_id"] == ids[2]
+    assert [c["kind"] for c in document["held_back_by"]] == ["pause"]
+    assert document == json.loads(rtq.cli("pair", a.account_id, "3", "--json").stdout)
+    jobs_of = f"/v1/accounts/{a.account_id}/jobs"
+    assert fields_of(problem_of(client.get(jobs_of, state="lost"), 400)) == ["state"]
+    assert fields_of(problem_of(client.get(jobs_of, cursor="x"), 400)) == ["cursor"]
+    assert fields_of(problem_of(client.get(jobs_of, limit="0"), 400)) == ["limit"]
+    assert fields_of(problem_of(client.get("/v1/accounts/424242/jobs"), 404)) == ["account_id"]
+    assert fields_of(problem_of(client.get(f"/v1/pairs/{a.account_id}/x"), 400)) \
+        == ["tweet_id"]
+    assert fields_of(problem_of(client.get("/v1/pairs/424242/3"), 404)) == ["account_id"]
+    assert Client(api).post("/v1/resume", account=a.account_id).status_code == 200
+    assert {s.state for s in rtq.wait_terminal(*ids, timeout=30)} == {"succeeded"}

@@ -212,3 +212,14 @@ def test_as_record_keeps_the_deadline():
     request = JobRequest.create("retweet", "1", "2", max_delay="10m")
     assert request.as_record()["max_delay"] == 600
     assert JobRequest.from_record(request.as_record())[0].max_delay == 600
+
+
+@pytest.mark.parametrize("field", ["undo_after", "max_delay"])
+@pytest.mark.parametrize("value", [548827357343629, "99999999999999999999d", -10**20])
+def test_a_duration_too_large_for_python_is_refused_naming_its_field(field, value):
+    """Found by schemathesis: durations beyond timedelta's range were an OverflowError (a
+    500), now the field's own error."""
+    record = {"action": "retweet", "account_id": "1", "tweet_id": "2", field: value}
+    with pytest.raises(InvalidJob) as caught:
+        JobRequest.from_record(record)
+    assert caught.value.field == field

@@ -16,4 +16,8 @@ def parse_duration_text(text: str) -> timedelta | None:
     if match is None:
         return None
     weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        # A duration, only far too long: the caller's upper bound says so.
+        return timedelta.max

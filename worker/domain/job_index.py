@@ -81,7 +81,10 @@ class JobIndex:
 
     def _read(self, account_id: str, before: str | None,
               count: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
-        top = "+" if before is None else "(" + check_cursor(before)
+        if before is not None and _is_first(check_cursor(before)):
+            return []  # nothing is older than the first id a stream can hold (and Redis
+            # refuses an exclusive range that starts before it)
+        top = "+" if before is None else "(" + before
         # Undecoded, whatever the client decodes: a packed id is not text.
         raw: list[tuple[bytes, dict[bytes, bytes]]] = self._redis.execute_command(
             "XREVRANGE", self._keys.account_jobs(account_id), top, "-", "COUNT",
@@ -117,3 +120,8 @@ def _job_id(fields: dict[Any, Any]) -> str | None:
         if field == "j":
             return _text(value)
     return None
+
+
+def _is_first(cursor: str) -> bool:
+    ms, seq = cursor.split("-")
+    return int(ms) == 0 and int(seq) == 0
