@@ -15,7 +15,7 @@ from producers.api.schema import (
     query,
     ref,
 )
-from worker.domain.pauses import ScopeError, scope_of
+from worker.domain.pauses import ScopeError, UnknownAccount, scope_of
 
 
 def _scope(request: web.Request) -> str:
@@ -35,7 +35,11 @@ async def list_pauses(request: web.Request) -> web.Response:
 
 async def pause(request: web.Request) -> web.Response:
     scope = _scope(request)
-    started = await in_thread(api(request).pauses.pause, scope)
+    try:
+        started = await in_thread(api(request).pauses.pause, scope)
+    except UnknownAccount as exc:
+        raise Problem(404, "Not Found", f"account: {exc.reason}",
+                      errors=[{"field": "account", "reason": exc.reason}]) from None
     if started:
         await in_thread(record, request, "pause", scope)
     return web.json_response({"scope": scope, "started": started})
@@ -81,6 +85,8 @@ ROUTES = (
                                  obj(["scope", "started"], {"scope": _SCOPED,
                                                             "started": {"type": "boolean"}})),
             "400": _BAD_SCOPE,
+            "404": problem_response("rtq knows no such account (a typo would leave the "
+                                    "account meant running)."),
         },
     }),
     Route("POST", "/v1/resume", resume, {

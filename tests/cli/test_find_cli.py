@@ -103,7 +103,10 @@ def test_bad_input_names_the_argument(rtq: Rtq) -> None:
          "skipped, superseded, dead, cancelled, expired; waiting = deferred)"),
         (["jobs", "--account", a.account_id, "--cursor", "page2"], 2,
          "--cursor: 'page2' is not a page cursor"),
+        (["jobs", "--account", a.account_id, "--cursor", "99999999999999999999-0"], 2,
+         "--cursor: '99999999999999999999-0' is not a page cursor"),
         (["jobs", "--account", a.account_id, "--limit", "5000"], 2, "--limit: expected"),
+        (["jobs", "--account", a.account_id, "--limit", "1_0"], 2, "--limit: expected"),
         (["pair", a.account_id, "twenty"], 2, "tweet: expected"),
         (["pair", "424242", "5"], 1, "account: unknown account 424242"),
     ]

@@ -52,8 +52,9 @@ def test_pages_go_from_newest_to_oldest_without_overlap(rtq: Rtq) -> None:
 
 
 def test_a_bad_cursor_is_refused_by_name(rtq: Rtq) -> None:
-    with pytest.raises(InvalidCursor, match="not a page cursor"):
-        JobIndex(rtq.redis, Keys()).page("1", before="yesterday")
+    for bad in ("yesterday", "99999999999999999999-0", "1-18446744073709551616"):
+        with pytest.raises(InvalidCursor, match="not a page cursor"):
+            JobIndex(rtq.redis, Keys()).page("1", before=bad)
 
 
 def test_ids_rtq_did_not_make_are_kept_as_they_are(rtq: Rtq) -> None:

@@ -78,12 +78,14 @@ def test_pausing_a_tweet_holds_it_for_every_account(rtq: Rtq) -> None:
 
 
 def test_bad_pause_input_names_the_argument(rtq: Rtq) -> None:
-    """Both filters, a non-digit id, or resuming what is not paused: a clear error, nothing
-    changed."""
+    """Both filters, a non-digit id, an unknown account, or resuming what is not paused: a clear
+    error, nothing changed."""
     both = rtq.cli("pause", "--account", "1", "--tweet", "2")
     assert both.returncode == 2 and "--account and --tweet" in both.stderr
     bad = rtq.cli("pause", "--account", "abc")
     assert bad.returncode == 2 and "--account:" in bad.stderr
+    unknown = rtq.cli("pause", "--account", "424242")  # a typo would leave the real one running
+    assert unknown.returncode == 1 and "--account: unknown account 424242" in unknown.stderr
     not_paused = rtq.cli("resume", "--tweet", "5")
     assert not_paused.returncode == 1 and "tweet:5 is not paused" in not_paused.stderr
     assert Pauses(rtq.redis, Keys()).list() == []

@@ -125,7 +125,9 @@ def test_jobs_waiting_for_a_rate_window_say_so_with_their_turn(rtq: Rtq) -> None
     due_2 = datetime.fromisoformat(second.wait.due_at or "")  # type: ignore[union-attr]
     due_3 = datetime.fromisoformat(third.wait.due_at or "")  # type: ignore[union-attr]
     now = datetime.now(UTC)
-    assert now + timedelta(seconds=800) < due_2 <= now + timedelta(seconds=901)
+    # The window's end as X says it (x-rate-limit-reset, whole epoch seconds: up to a second
+    # later than the window's true end).
+    assert now + timedelta(seconds=800) < due_2 <= now + timedelta(seconds=902)
     assert due_3 - due_2 == timedelta(seconds=900)
     assert third.as_dict()["waiting_for"] == "rate_window"
 

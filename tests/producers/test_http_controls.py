@@ -209,6 +209,8 @@ def test_pause_input_errors_name_the_parameter(rtq: Rtq, api: str) -> None:
     assert fields_of(both) == ["account", "tweet"] and "give one of them" in both["detail"]
     bad = problem_of(client.post("/v1/pause", account="abc"), 400)
     assert fields_of(bad) == ["account"] and bad["detail"].startswith("account: ")
+    unknown = problem_of(client.post("/v1/pause", account="424242"), 404)
+    assert fields_of(unknown) == ["account"] and "unknown account 424242" in unknown["detail"]
     misspelt = problem_of(client.post("/v1/pause", acount="7"), 400)
     assert fields_of(misspelt) == ["acount"] and "not a parameter" in misspelt["detail"]
     assert client.get("/v1/pauses").json() == {"pauses": []}

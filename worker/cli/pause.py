@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from worker.cli.common import Context, emit_json, fail, handle_errors, pass_context, print_table
-from worker.domain.pauses import Pauses, scope_of
+from worker.domain.pauses import Pauses, UnknownAccount, scope_of
 
 _SCOPE_OPTIONS = (
     click.option("--account", "account_id", metavar="ACCOUNT",
@@ -52,7 +52,11 @@ def pause(ctx: Context, account_id: str | None, tweet_id: str | None, show: bool
                     ["SCOPE", "SINCE", "HELD_JOBS"])
         return
     scope = _scope(account_id, tweet_id)
-    started = pauses.pause(scope)
+    try:
+        started = pauses.pause(scope)
+    except UnknownAccount as exc:
+        fail(str(exc))
+        return
     if started:
         ctx.audit("pause", scope)
     click.echo(f"paused: {scope}" if started else f"{scope} was paused already")

@@ -51,8 +51,12 @@ class IndexEntry:
     job_id: str | None   # None: an entry without a job id (no script writes one)
 
 
+_ID_PART_MAX = 2**64 - 1  # each part of a stream entry id is an unsigned 64-bit number
+
+
 def check_cursor(cursor: str) -> str:
-    if not _CURSOR_RE.fullmatch(cursor):
+    if not _CURSOR_RE.fullmatch(cursor) or any(int(part) > _ID_PART_MAX
+                                               for part in cursor.split("-")):
         raise InvalidCursor(f"{cursor!r} is not a page cursor (expected MS-SEQ, as a page's "
                             "`next` gave it)")
     return cursor

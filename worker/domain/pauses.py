@@ -38,6 +38,15 @@ class ScopeError(ValueError):
         self.reason = reason
 
 
+class UnknownAccount(ScopeError):
+    """An account scope rtq knows nothing of (no credentials, no jobs): most likely a typo,
+    which would leave the account meant running."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(("account",), f"unknown account {account_id} (no credentials and no "
+                         "jobs: `rtq accounts list` shows the accounts)")
+
+
 def scope_of(account_id: str | None = None, tweet_id: str | None = None) -> str:
     """The scope an operator names: everything, an account, or a tweet (one at most); raises
     ScopeError naming the argument."""
@@ -83,7 +92,15 @@ class Pauses:
         self._keys = keys
 
     def pause(self, scope: str) -> bool:
-        """Pause `scope`; False if it was paused already (its start is kept)."""
+        """Pause `scope`; False if it was paused already (its start is kept). An account
+        rtq knows nothing of raises UnknownAccount."""
+        if scope.startswith("account:"):
+            account_id = scope.removeprefix("account:")
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hexists(self._keys.accounts, account_id)
+            pipe.exists(self._keys.account_jobs(account_id))
+            if not any(pipe.execute()):
+                raise UnknownAccount(account_id)
         pipe = self._redis.pipeline(transaction=True)
         pipe.set(self._keys.pause(scope), clock.now_iso(), nx=True)
         pipe.sadd(self._keys.pauses, scope)

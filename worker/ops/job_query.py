@@ -72,10 +72,9 @@ def parse_state(state: str | None) -> str | None:
 
 
 def parse_limit(limit: object) -> int:
-    try:
-        value = int(str(limit), 10) if not isinstance(limit, bool) else None
-    except ValueError:
-        value = None
+    text = str(limit) if not isinstance(limit, bool) else ""
+    # Digits only: int() would also take "1_0", " 5" and "+5".
+    value = int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
     if value is None or not 1 <= value <= LIMIT_MAX:
         raise InvalidQuery("limit", f"expected a whole number from 1 to {LIMIT_MAX}, got "
                            f"{limit!r}")
