@@ -90,3 +90,34 @@ def test_bad_pause_input_names_the_argument(rtq: Rtq) -> None:
     assert not_paused.returncode == 1 and "tweet:5 is not paused" in not_paused.stderr
     assert Pauses(rtq.redis, Keys()).list() == []
     assert scope_of() == "all" and scope_of(tweet_id="9") == "tweet:9"
+
+
+@pytest.mark.parametrize("batch", [2000, 3])
+def test_resume_lets_jobs_go_in_intent_order_a_batch_at_a_time(rtq: Rtq, batch: int) -> None:
+    """resume.lua parks the held jobs due now, one ms apart, in the order they were enqueued
+    (the list has them in the order workers met them, which the fair lanes reorder a little),
+    skipping one cancelled meanwhile (no message); in batches, each batch in that order and
+    every job let go. A key prefix of its own: no worker's mover takes them meanwhile."""
+    keys = Keys("rtqresume")
+    met = ["j3", "j1", "j5", "j2", "j4", "j6", "j7"]  # as workers met them
+    enqueued_ms = {f"j{n}": 1_000 + n for n in range(1, 8)}
+    rtq.redis.rpush(keys.paused("all"), *met)
+    rtq.redis.zadd(keys.age("paused"), enqueued_ms)
+    rtq.redis.hset(keys.parked_messages, mapping={j: "{}" for j in met if j != "j4"})
+    rtq.redis.set(keys.pause("all"), "2026-12-04T00:00:00+00:00")
+    rtq.redis.sadd(keys.pauses, "all")
+    try:
+        assert Pauses(rtq.redis, keys).resume("all", batch=batch) == 6
+        order = rtq.redis.zrange(keys.parked, 0, -1)
+        if batch >= len(met):
+            assert order == ["j1", "j2", "j3", "j5", "j6", "j7"]
+        else:  # each batch of three in intent order: [j3 j1 j5] [j2 (j4) j6] [j7]
+            assert order == ["j1", "j3", "j5", "j2", "j6", "j7"]
+        scores = [score for _, score in rtq.redis.zrange(keys.parked, 0, -1, withscores=True)]
+        assert scores == sorted(scores) and len(set(scores)) == 6
+        assert not rtq.redis.exists(keys.paused("all"), keys.pause("all"), keys.pauses,
+                                    keys.age("paused"))
+    finally:
+        found = list(rtq.redis.scan_iter("rtqresume:*"))
+        if found:
+            rtq.redis.delete(*found)

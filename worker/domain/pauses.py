@@ -21,9 +21,11 @@ from worker.core.ids import InvalidId, parse_account_id, parse_tweet_id
 from worker.core.keys import Keys
 from worker.domain.scripts import Scripts
 from worker.domain.scripts.contract import call_of
-from worker.domain.scripts.queueing import ResumeInput, count
+from worker.domain.scripts.queueing import ResumeInput, resumed
 
 ALL = "all"
+# Jobs resume.lua lets go per call: a few ms of Redis each, however large the pause.
+RESUME_BATCH = 2000
 # What a scope names: everything, one account, one tweet (the `kind` of stats and metrics).
 SCOPE_KINDS = (ALL, "account", "tweet")
 
@@ -107,17 +109,25 @@ class Pauses:
         started, _ = pipe.execute()
         return bool(started)
 
-    def resume(self, scope: str) -> int | None:
-        """End the pause of `scope`; how many held jobs go back (None: it was not paused)."""
+    def resume(self, scope: str, *, batch: int = RESUME_BATCH) -> int | None:
+        """End the pause of `scope`; how many held jobs go back (None: it was not paused).
+        They go a batch per script call (resume.lua), each in intent order."""
         if not self._redis.exists(self._keys.pause(scope)):
             return None
-        keys = self._keys
-        call = call_of(ResumeInput(pause=keys.pause(scope), paused=keys.paused(scope),
-                                   pauses=keys.pauses, parked=keys.parked,
-                                   age=keys.age("paused"),
-                                   parked_messages=keys.parked_messages, scope=scope,
-                                   now_ms=clock.ms(clock.now())))
-        return count(Scripts(self._redis).resume(keys=call.keys, args=call.args))
+        keys, scripts = self._keys, Scripts(self._redis)
+        now_ms = clock.ms(clock.now())
+        released, left, first = 0, 1, True
+        while left:
+            call = call_of(ResumeInput(
+                pause=keys.pause(scope), paused=keys.paused(scope), pauses=keys.pauses,
+                parked=keys.parked, age=keys.age("paused"),
+                parked_messages=keys.parked_messages, scope=scope, now_ms=now_ms,
+                batch_limit=batch, first=first, released_before=released))
+            going, left = resumed(scripts.resume(keys=call.keys, args=call.args))
+            if going < 0:
+                break  # paused again meanwhile: the rest waits for that pause's resume
+            released, first = released + going, False
+        return released
 
     def list(self) -> list[Pause]:
         scopes = sorted(self._redis.smembers(self._keys.pauses))

@@ -152,6 +152,16 @@ class ResumeInput:
     parked_messages: Key
     scope: str
     now_ms: int
+    batch_limit: int
+    first: bool
+    released_before: int
+
+
+def resumed(reply: object) -> tuple[int, int]:
+    """resume.lua's reply: (jobs this call let go, jobs still in the paused list)."""
+    if not isinstance(reply, list) or len(reply) != 2:
+        raise ValueError(f"expected [released, left], got {reply!r:.80}")
+    return int(reply[0]), int(reply[1])
 
 
 def released_apps(reply: object) -> tuple[int, tuple[str, ...]]:
