@@ -62,10 +62,14 @@ def build(table: tuple[Route, ...]) -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": "rtq HTTP API", "version": "1",
-                 "description": "Enqueue retweet / undo jobs and follow them; the operator "
-                                "controls of the `rtq` CLI (pauses, dead letters, accounts "
-                                "and held apps, stats, the audit trail). Read-only tokens "
-                                "(`ro:`) may use every GET."},
+                 "description": "Enqueue retweet / undo jobs (POST /v1/jobs, each with an "
+                                "optional deadline: `expires_at` or `max_delay`) and follow "
+                                "them; cancel pending jobs (by id, account, tweet or pair); "
+                                "find jobs (an account's jobs by tweet and state, what rtq "
+                                "knows of an account and tweet); the operator controls of "
+                                "the `rtq` CLI (pauses, dead letters, accounts and held "
+                                "apps, stats, the audit trail). Read-only tokens (`ro:`) may "
+                                "use every GET."},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
                        "schemas": schemas},
         "security": [{"bearer": []}],

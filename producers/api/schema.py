@@ -9,6 +9,7 @@ from typing import Any
 from worker.domain.account_info import ACCOUNT_STATES
 from worker.domain.dlq import REASONS
 from worker.domain.holds import APP_REASONS, BREAKER_STATES
+from worker.domain.pauses import SCOPE_KINDS
 
 ID = {"type": "string", "pattern": "^[0-9]{1,19}$", "example": "7588892"}
 ENTRY_ID = {"type": "string", "pattern": "^[0-9a-f]{16}$", "example": "3f2a9c0d41b7e655"}
@@ -115,7 +116,7 @@ _APP_HOLD = obj(["app", "state", "reason", "detail", "since", "until", "held_job
 })
 _STATS = obj(
     ["taken_at", "queue", "lanes", "running", "parked", "dead_letters", "workers", "outcomes",
-     "calls", "accounts", "accounts_by_state", "apps", "breaker"], {
+     "calls", "accounts", "accounts_by_state", "apps", "breaker", "pauses"], {
         "taken_at": {"type": "string"},
         "queue": {"type": "integer"},
         "lanes": _COUNTS,
@@ -138,6 +139,14 @@ _STATS = obj(
         "breaker": obj(["state", "until", "opened_at"], {
             "state": {"type": "string", "enum": list(BREAKER_STATES)},
             "until": NULLABLE_STRING, "opened_at": NULLABLE_STRING}),
+        "pauses": obj(["scopes", "held_jobs", "by_kind", "paused"], {
+            "scopes": {"type": "integer", "description": "Pauses in force."},
+            "held_jobs": {"type": "integer", "description": "Jobs they hold, in all."},
+            "by_kind": obj(list(SCOPE_KINDS), {
+                kind: obj(["scopes", "held_jobs"], {
+                    "scopes": {"type": "integer"}, "held_jobs": {"type": "integer"}})
+                for kind in SCOPE_KINDS}),
+            "paused": {"type": "array", "items": ref("Pause")}}),
     })
 _AUDIT_ENTRY = obj(["id", "at", "action", "actor", "target", "jobs", "details"], {
     "id": {"type": "string"},
@@ -148,9 +157,11 @@ _AUDIT_ENTRY = obj(["id", "at", "action", "actor", "target", "jobs", "details"],
     "jobs": {"type": "integer", "nullable": True},
     "details": {"type": "object"},
 })
-_PAUSE = obj(["scope", "since", "held_jobs"], {
+_PAUSE = obj(["scope", "kind", "since", "held_jobs"], {
     "scope": {"type": "string", "example": "account:7588892",
               "description": "`all`, `account:ID` or `tweet:ID`."},
+    "kind": {"type": "string", "enum": list(SCOPE_KINDS),
+             "description": "The scope's kind: the part before the colon."},
     "since": NULLABLE_STRING,
     "held_jobs": {"type": "integer"},
 })

@@ -445,3 +445,20 @@ def test_finding_jobs_over_http_is_rtq_jobs_and_rtq_pair(rtq: Rtq, api: str) -> 
     assert fields_of(problem_of(client.get("/v1/pairs/424242/3"), 404)) == ["account_id"]
     assert Client(api).post("/v1/resume", account=a.account_id).status_code == 200
     assert {s.state for s in rtq.wait_terminal(*ids, timeout=30)} == {"succeeded"}
+
+
+@pytest.mark.usefixtures("worker")
+def test_cancelling_a_job_by_id_over_http_is_audited_as_the_token(rtq: Rtq, api: str) -> None:
+    """POST /v1/jobs/{id}/cancel writes one audit entry: action cancel, the token's label as
+    actor, the job as target, one job cancelled; the job ends cancelled without a call."""
+    account = rtq.add_account()
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    job_id = rtq.producer.enqueue("retweet", account.account_id, "11", at=tomorrow)
+    answer = Client(api).post(f"/v1/jobs/{job_id}/cancel")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["target"] == f"job {job_id}"
+    (entry,) = audit.entries(rtq.redis, Keys(rtq.settings.key_prefix))
+    assert (entry.action, entry.actor, entry.target, entry.jobs) == (
+        "cancel", ACTOR, f"job {job_id}", 1)
+    assert rtq.status(job_id).state == "cancelled"
+    assert rtq.x_calls(account.account_id) == []
