@@ -17,6 +17,7 @@ from worker.core.logins import find, parse_tokens
 from worker.core.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_LINE_BYTES = 16 * 1024
 _ROUTES = web.AppKey("routes", dict)
 _FIXED = web.AppKey("fixed", dict)
 
@@ -28,7 +29,11 @@ def create_app(settings: Settings, client: redis.Redis, tokens: tuple[str, ...]
     if not logins:
         raise ValueError("RTQ_API_TOKENS: at least one token is needed")
     table = routes()
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_errors, _guard])
+    # A request line of up to 16 KiB (aiohttp's default is 8 KiB, answered in plain text
+    # before any middleware could make it a problem): the longest one the document allows
+    # (50 job ids and a tweet URL, percent-encoded) stays well under it.
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_errors, _guard],
+                          handler_args={"max_line_size": MAX_LINE_BYTES})
     state = Api.build(settings, client, logins)
     state.document = build(table)
     app[API] = state

@@ -82,10 +82,11 @@ ROUTES = (
         "tags": ["cancel"],
         "parameters": [
             {**query("job", {"type": "array", "maxItems": MAX_JOBS, "items": JOB_ID},
-                     f"A job id (repeat for several, up to {MAX_JOBS}: a request line "
-                     "stays under 8 KiB)."), "style": "form", "explode": True},
+                     f"A job id (repeat for several, up to {MAX_JOBS}, so that the request "
+                     "line stays under the 16 KiB it may take)."),
+             "style": "form", "explode": True},
             query("account", ID, "Every pending job of this account."),
-            query("tweet", {"type": "string", "example": "20", "maxLength": 512,
+            query("tweet", {"type": "string", "example": "20", "maxLength": 200,
                             "description": "A tweet id, or its URL."},
                   "Every pending job for this tweet, whatever the account."),
         ],

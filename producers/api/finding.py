@@ -130,7 +130,7 @@ ROUTES = (
         "tags": ["finding"],
         "parameters": [
             path("account_id", ID, "The account."),
-            query("tweet", {"type": "string", "maxLength": 512, "example": "20"},
+            query("tweet", {"type": "string", "maxLength": 200, "example": "20"},
                   "Only its jobs for this tweet (an id or its URL)."),
             query("state", {"type": "string", "enum": _STATE_NAMES},
                   "Only jobs in this state (`waiting` = `deferred`)."),

@@ -57,7 +57,7 @@ async def resume(request: web.Request) -> web.Response:
 
 _SCOPE = [
     query("account", ID, "Only this account's jobs."),
-    query("tweet", {"type": "string", "example": "20", "maxLength": 512,
+    query("tweet", {"type": "string", "example": "20", "maxLength": 200,
                     "description": "A tweet id, or its URL."},
           "Only the jobs for this tweet, whatever the account."),
 ]
