@@ -133,6 +133,11 @@ def invalid(name: str, reason: str, status: int = 400, title: str = "Invalid Req
                                                                 "reason": reason}])
 
 
+def not_found(name: str, reason: str) -> Problem:
+    """A well-formed id rtq does not know (an account, a job), named like a bad parameter."""
+    return invalid(name, reason, 404, "Not Found")
+
+
 def query_bool(request: web.Request, name: str) -> bool:
     text = request.query.get(name)
     if text is None:

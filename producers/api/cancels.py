@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from producers.api.base import Problem, Route, actor, api, in_thread, query_text, record
+from producers.api.base import (
+    Problem,
+    Route,
+    actor,
+    api,
+    in_thread,
+    invalid,
+    not_found,
+    query_text,
+    record,
+)
 from producers.api.schema import ID, json_response, obj, path, problem_response, query
 from worker.domain.cancelling import CancelReport, InvalidCancel, UnknownToCancel, selection
 
@@ -27,10 +37,8 @@ async def _cancel(request: web.Request, job_ids: list[str], account: str | None,
             state.cancels.cancel, chosen, actor=actor(request))
     except InvalidCancel as exc:
         name = _PARAMETER.get(exc.field, exc.field)
-        status, title = ((404, "Not Found") if isinstance(exc, UnknownToCancel)
-                         else (400, "Invalid Request"))
-        raise Problem(status, title, f"{name}: {exc.message}",
-                      errors=[{"field": name, "reason": exc.message}]) from None
+        refuse = not_found if isinstance(exc, UnknownToCancel) else invalid
+        raise refuse(name, exc.message) from None
     await in_thread(record, request, "cancel", report.target, report.cancelled,
                     **report.audit_details())
     return web.json_response(report.as_dict())

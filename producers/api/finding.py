@@ -8,7 +8,16 @@ from typing import Any
 
 from aiohttp import web
 
-from producers.api.base import Problem, Route, api, in_thread, invalid, query_int, query_text
+from producers.api.base import (
+    Problem,
+    Route,
+    api,
+    in_thread,
+    invalid,
+    not_found,
+    query_int,
+    query_text,
+)
 from producers.api.schema import (
     ID,
     NULLABLE_STRING,
@@ -20,12 +29,12 @@ from producers.api.schema import (
     ref,
 )
 from worker.domain.accounts import default_app_id
+from worker.domain.jobs import STATES
 from worker.ops.finding import JobFinder
 from worker.ops.job_query import (
     DEFAULT_LIMIT,
     LIMIT_MAX,
     STATE_ALIASES,
-    STATES,
     InvalidQuery,
     JobQuery,
     UnknownAccount,
@@ -35,10 +44,7 @@ from worker.ops.lookup import read_pair
 
 def _refused(exc: InvalidQuery, names: dict[str, str] | None = None) -> Problem:
     name = (names or {}).get(exc.argument, exc.argument)
-    status, title = ((404, "Not Found") if isinstance(exc, UnknownAccount)
-                     else (400, "Invalid Request"))
-    return Problem(status, title, f"{name}: {exc.reason}",
-                   errors=[{"field": name, "reason": exc.reason}])
+    return (not_found if isinstance(exc, UnknownAccount) else invalid)(name, exc.reason)
 
 
 async def list_account_jobs(request: web.Request) -> web.Response:

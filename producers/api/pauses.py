@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from producers.api.base import Problem, Route, api, in_thread, query_text, record
+from producers.api.base import Problem, Route, api, in_thread, not_found, query_text, record
 from producers.api.schema import (
     ID,
     json_response,
@@ -38,8 +38,7 @@ async def pause(request: web.Request) -> web.Response:
     try:
         started = await in_thread(api(request).pauses.pause, scope)
     except UnknownAccount as exc:
-        raise Problem(404, "Not Found", f"account: {exc.reason}",
-                      errors=[{"field": "account", "reason": exc.reason}]) from None
+        raise not_found("account", exc.reason) from None
     if started:
         await in_thread(record, request, "pause", scope)
     return web.json_response({"scope": scope, "started": started})

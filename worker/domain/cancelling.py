@@ -156,8 +156,7 @@ class Cancels:
         if chosen.account_id is not None:
             account = chosen.account_id
             # A removed account's jobs may still wait (to be dead-lettered): its index counts.
-            if not (self._redis.hexists(keys.accounts, account)
-                    or self._redis.exists(keys.account_jobs(account))):
+            if not JobIndex(self._redis, keys).knows_account(account):
                 raise UnknownToCancel("account_id", f"no account {account} (rtq accounts list "
                                       "shows them)")
 

@@ -105,6 +105,14 @@ class JobIndex:
                 return
             cursor = page.next_cursor
 
+    def knows_account(self, account_id: str) -> bool:
+        """Whether rtq knows the account: its credentials, or jobs of it in the index (a
+        removed account's jobs can still wait, and be found or cancelled)."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hexists(self._keys.accounts, account_id)
+        pipe.exists(self._keys.account_jobs(account_id))
+        return any(pipe.execute())
+
     def size(self, account_id: str) -> int:
         return int(self._redis.xlen(self._keys.account_jobs(account_id)))
 

@@ -19,6 +19,7 @@ import redis
 from worker.core import clock
 from worker.core.ids import InvalidId, parse_account_id, parse_tweet_id
 from worker.core.keys import Keys
+from worker.domain.job_index import JobIndex
 from worker.domain.scripts import Scripts
 from worker.domain.scripts.contract import call_of
 from worker.domain.scripts.queueing import ResumeInput, resumed
@@ -98,10 +99,7 @@ class Pauses:
         rtq knows nothing of raises UnknownAccount."""
         if scope.startswith("account:"):
             account_id = scope.removeprefix("account:")
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.hexists(self._keys.accounts, account_id)
-            pipe.exists(self._keys.account_jobs(account_id))
-            if not any(pipe.execute()):
+            if not JobIndex(self._redis, self._keys).knows_account(account_id):
                 raise UnknownAccount(account_id)
         pipe = self._redis.pipeline(transaction=True)
         pipe.set(self._keys.pause(scope), clock.now_iso(), nx=True)

@@ -30,11 +30,11 @@ import redis
 from worker.core import clock
 from worker.core.keys import Keys
 from worker.domain.job_index import JobIndex
+from worker.domain.jobs import STATES
 from worker.ops.job_query import (
     DEFAULT_LIMIT,
     LIMIT_MAX,
     STATE_ALIASES,
-    STATES,
     InvalidQuery,
     JobQuery,
     UnknownAccount,
@@ -159,11 +159,7 @@ class JobFinder:
     def require_account(self, account_id: str) -> None:
         """UnknownAccount unless rtq has the account's credentials or jobs of it (a removed
         account's jobs can still be found)."""
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hexists(self._keys.accounts, account_id)
-        pipe.exists(self._keys.account_jobs(account_id))
-        has_credentials, has_index = pipe.execute()
-        if not (has_credentials or has_index):
+        if not self._index.knows_account(account_id):
             raise UnknownAccount(account_id)
 
 

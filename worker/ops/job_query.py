@@ -10,10 +10,8 @@ from dataclasses import dataclass
 
 from worker.core.ids import InvalidId, parse_account_id, parse_tweet_id
 from worker.domain.job_index import InvalidCursor, check_cursor
+from worker.domain.jobs import STATES
 
-# The record states (worker/domain/jobs.py), with the terminal states of cancel and deadlines.
-STATES = ("queued", "deferred", "running", "succeeded", "skipped", "superseded", "dead",
-          "cancelled", "expired")
 # Friendly names an operator may use for a state.
 STATE_ALIASES = {"waiting": "deferred"}
 DEFAULT_LIMIT = 50
