@@ -36,7 +36,7 @@ INPUTS: dict[str, tuple[type, type | None]] = {
     "expire": (queueing.ExpireInput, None),
 }
 # Function libraries put in front of scripts: no KEYS/ARGV of their own.
-LIBRARIES = {"index", "lanes", "observe", "tally"}
+LIBRARIES = {"index", "lanes", "observe", "tally", "waits"}
 
 
 def lua(name: str) -> str:

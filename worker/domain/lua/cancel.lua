@@ -1,5 +1,5 @@
--- (tally and tally_latency come from tally.lua, which worker/domain/scripts/runner.py puts in
--- front of this script.)
+-- (tally and tally_latency come from tally.lua, leave_waits from waits.lua, which
+-- worker/domain/scripts/runner.py puts in front of this script.)
 -- An operator cancels a batch of jobs (rtq cancel), each atomically against begin.lua:
 --   finished (any state but queued, deferred, running): left as it is
 --   running: left to finish the call it is making; marked (`cancel`: the reason) so that
@@ -28,7 +28,6 @@
 local FIRST_JOB = 6
 local prefix, now_iso, now_ms, reason, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4],
   ARGV[5]
-local PLACES = {'retry', 'scheduled', 'rate_window', 'held_account', 'held_app', 'paused'}
 local results = {}
 for i = FIRST_JOB, #ARGV do
   local job_id = ARGV[i]
@@ -45,18 +44,7 @@ for i = FIRST_JOB, #ARGV do
   elseif state ~= 'queued' and state ~= 'deferred' then
     result = 'finished'
   else
-    redis.call('ZREM', KEYS[1], job_id)
-    redis.call('HDEL', KEYS[2], job_id)
-    local account, tweet, action = record[2], record[3], record[4]
-    if account and action then
-      redis.call('ZREM', prefix .. 'waiting:' .. account .. ':' .. action, job_id)
-    end
-    if account and tweet then
-      redis.call('ZREM', prefix .. 'scheduled:' .. account .. ':' .. tweet, job_id)
-    end
-    for _, place in ipairs(PLACES) do
-      redis.call('ZREM', prefix .. 'age:' .. place, job_id)
-    end
+    leave_waits(prefix, KEYS[1], KEYS[2], job_id, record[2], record[3], record[4])
     -- 'lane' stays: deliver.lua gives the account's fast-lane place back when the message
     -- leaves the queue.
     redis.call('HSET', job, 'state', 'cancelled', 'reason', reason, 'updated_at', now_iso)

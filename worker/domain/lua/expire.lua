@@ -1,4 +1,5 @@
--- (tally comes from tally.lua, which worker/domain/scripts/runner.py puts in front of this script.)
+-- (tally comes from tally.lua, leave_waits from waits.lua, which worker/domain/scripts/runner.py
+-- puts in front of this script.)
 -- End jobs whose deadline has passed before they could start: state `expired`, no call, no
 -- dead letter, counted like any outcome. Run by every worker's mover (worker/domain/
 -- deadlines.py) for the deadlines that have come, and by a worker whose Celery dropped a raw
@@ -33,7 +34,6 @@
 local now, prefix = tonumber(ARGV[1]), ARGV[3]
 local TERMINAL = {succeeded = true, skipped = true, superseded = true, dead = true,
   expired = true, cancelled = true}
-local PLACES = {'retry', 'scheduled', 'rate_window', 'held_account', 'held_app', 'paused'}
 local function expire(job_id)
   local job = prefix .. 'job:' .. job_id
   local r = redis.call('HMGET', job, 'state', 'account_id', 'tweet_id', 'action',
@@ -53,21 +53,14 @@ local function expire(job_id)
     return 0
   end
   local where = r[6] or state
-  if r[2] and r[4] and redis.call('ZREM', prefix .. 'waiting:' .. r[2] .. ':' .. r[4], job_id) == 1
-  then
-    where = 'waiting for its rate window'
-  end
-  if redis.call('ZREM', KEYS[2], job_id) == 1 then
+  local in_window, in_lot = leave_waits(prefix, KEYS[2], KEYS[3], job_id, r[2], r[3], r[4])
+  if in_window then where = 'waiting for its rate window' end
+  if in_lot then
     if r[7] == '1' then
       where = 'scheduled'
     else
       where = 'parked for a retry' .. (r[6] and (' (' .. r[6] .. ')') or '')
     end
-  end
-  if r[2] and r[3] then redis.call('ZREM', prefix .. 'scheduled:' .. r[2] .. ':' .. r[3], job_id) end
-  redis.call('HDEL', KEYS[3], job_id)
-  for _, place in ipairs(PLACES) do
-    redis.call('ZREM', prefix .. 'age:' .. place, job_id)
   end
   redis.call('HSET', job, 'state', 'expired', 'reason', ARGV[8],
     'detail', 'the deadline passed while ' .. where, 'updated_at', ARGV[4])

@@ -24,12 +24,13 @@ _SCRIPT_RETRY = Retry(EqualJitterBackoff(cap=1.0, base=0.1), retries=10)
 # Shared functions travel in front of each script that uses them (Redis scripts cannot call one
 # another): lanes.lua for the scripts that put messages in the queue's lanes, observe.lua (what
 # X's answer says of the rate budgets) for settle.lua, index.lua (the account's job index) for
-# the scripts that create job records.
+# the scripts that create job records, waits.lua (leaving every place a job waits) for cancel
+# and expire.
 _PRELUDES: dict[str, tuple[str, ...]] = {
     "enqueue": ("lanes", "index"), "move_due": ("lanes",), "release": ("lanes",),
     "release_held": ("lanes",), "release_app": ("lanes",), "settle": ("observe", "tally"),
-    "begin": ("tally", "index"), "deliver": ("index",), "cancel": ("tally",),
-    "expire": ("tally",),
+    "begin": ("tally", "index"), "deliver": ("index",), "cancel": ("tally", "waits"),
+    "expire": ("tally", "waits"),
 }
 
 
